@@ -1,0 +1,7 @@
+std = "max"
+max_line_length = 120
+files["spec/**/*.lua"] = { std = "+busted" }
+files["mock/lua/**/*.lua"] = { globals = { "ngx" } }
+files["lua/acedata/transport/ngx.lua"] = { read_globals = { "ngx" } }
+files["lua/acedata/nvim/**/*.lua"] = { read_globals = { "vim" } }
+exclude_files = { "build/**", ".tmp/**" }

@@ -1,0 +1,84 @@
+--- A client: options, a transport, and the endpoints bound to them.
+-- @module acedata.client
+
+local config = require "acedata.config"
+local core = require "acedata.core"
+local request = require "acedata.request"
+local usage = require "acedata.usage"
+
+local client = {}
+
+local Client = {}
+Client.__index = Client
+
+local ME_PATH = "/api/v1/platform-tokens/me/"
+
+--- `acedata-lua/0.1.0 (Lua 5.4; libcurl/7.88.1)`, plus the caller's addition.
+local function user_agent(extra)
+  local lua = rawget(_G, "jit") and _G.jit.version or _VERSION
+  local ua = string.format("acedata-lua/%s (%s; libcurl/%s)", core._VERSION, lua, core.curl_version())
+  if extra and extra ~= "" then ua = ua .. " " .. extra end
+  return ua
+end
+
+--- Picks the transport: a table given by the caller, the name "curl" or "ngx", or the default.
+local function open_transport(cfg)
+  local t = cfg.transport
+  if type(t) == "table" then return t end
+  if t == nil then
+    t = "curl"
+    if rawget(_G, "ngx") and _G.ngx.socket and _G.ngx.get_phase then
+      local ok = pcall(require, "acedata.transport.ngx")
+      if ok then t = "ngx" end
+    end
+  end
+  if t ~= "curl" and t ~= "ngx" then
+    error("acedata: transport must be \"curl\", \"ngx\" or a table, got " .. tostring(t), 4)
+  end
+  return require("acedata.transport." .. t).new(cfg)
+end
+
+--- Makes a client. See the README for every option.
+-- @tparam[opt] table opts
+-- @return client
+function client.new(opts)
+  local cfg = config.build(opts, 2)
+  cfg.full_user_agent = user_agent(cfg.user_agent)
+  local self = setmetatable({ cfg = cfg }, Client)
+  self.transport = open_transport(cfg)
+  self.headers = { "Accept: application/json", "Authorization: Bearer " .. cfg.token }
+  self.usage = { proxies = usage.proxies_api(self) }
+  --- The token's owner: `GET /api/v1/platform-tokens/me/` -> `{id, username, email, …}`.
+  self.me = function()
+    local me, err = self:get(cfg.base_url .. ME_PATH)
+    if me ~= nil and type(me) == "table" and type(me.id) == "string" then self.me_id = me.id end
+    return me, err
+  end
+  return self
+end
+
+--- One GET with retries; returns the decoded body or nil, err.
+function Client:get(url, deadline)
+  return request.get(self, url, deadline)
+end
+
+--- The caller's user id, asked once per client.
+function Client:whoami()
+  if self.me_id then return self.me_id end
+  local me, err = self.me()
+  if me == nil then return nil, err end
+  if not self.me_id then
+    return nil, require("acedata.errors").new { kind = "decode", url = self.cfg.base_url .. ME_PATH,
+      message = "unexpected response: expected an object with a string id" }
+  end
+  return self.me_id
+end
+
+--- Frees the connection. The client must not be used afterwards.
+function Client:close()
+  self.transport:close()
+end
+
+Client.__close = Client.close
+
+return client

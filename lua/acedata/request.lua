@@ -1,0 +1,56 @@
+--- One API call with the retry policy: attempts through the client's transport, maps failures
+-- to typed errors, waits between attempts.
+-- @module acedata.request
+
+local errors = require "acedata.errors"
+local retry = require "acedata.retry"
+
+local request = {}
+
+--- Turns one attempt's outcome into (body) or (nil, err).
+local function outcome(res, terr, ctx)
+  if not res then
+    return nil, errors.new({ kind = terr.kind, message = terr.message, url = ctx.url, attempts = ctx.attempts }, ctx.secret)
+  end
+  if res.status >= 200 and res.status <= 299 then
+    if res.decode_error then
+      local h = res.headers or {}
+      return nil, errors.new({
+        kind = "decode", status = res.status, url = ctx.url, attempts = ctx.attempts,
+        message = "response is not valid JSON: " .. res.decode_error,
+        request_id = h["x-request-id"] or h["request-id"],
+      }, ctx.secret)
+    end
+    return res.body
+  end
+  return nil, errors.from_response(res, ctx)
+end
+
+--- GETs `url` and returns the decoded body, retrying what is worth retrying.
+-- @tparam table client the client (cfg, transport, headers)
+-- @tparam string url
+-- @tparam[opt] number deadline monotonic time after which no new attempt starts
+-- @return body, or nil and an error
+function request.get(client, url, deadline)
+  local cfg, t = client.cfg, client.transport
+  local ctx = { url = url, attempts = 0, secret = cfg.token }
+  while true do
+    ctx.attempts = ctx.attempts + 1
+    local res, terr = t:get(url, client.headers)
+    local body, err = outcome(res, terr, ctx)
+    if err == nil then return body end
+
+    local retry_after = res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
+    if retry_after then err.retry_after = retry_after end
+    if not retry.retryable(err) or ctx.attempts > cfg.max_retries then return nil, err end
+    if retry_after and retry_after > cfg.max_retry_after then return nil, err end
+    local wait = retry.delay(cfg, ctx.attempts, retry_after, math.random)
+    if deadline and t:now() + wait >= deadline then
+      err.message = err.message .. " (deadline reached, no further attempt)"
+      return nil, err
+    end
+    t:sleep(wait)
+  end
+end
+
+return request

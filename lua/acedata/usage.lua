@@ -1,0 +1,137 @@
+--- The proxy usage endpoints: `usage.proxies{…}`, `.each`, `.all`, `.get`.
+-- @module acedata.usage
+
+local errors = require "acedata.errors"
+local paging = require "acedata.paging"
+local query = require "acedata.query"
+
+local usage = {}
+
+local LIST_PATH = "/api/v1/usage/proxies/"
+
+--- The filters of `GET /api/v1/usage/proxies/`, with their kinds (see acedata.query).
+usage.FILTERS = {
+  application_id = "strings", proxy_id = "strings", user_id = "string",
+  created_at_from = "time", created_at_to = "time", ordering = "string",
+}
+
+local LIST_SCHEMA = { limit = "positive", offset = "integer" }
+for k, v in pairs(usage.FILTERS) do LIST_SCHEMA[k] = v end
+
+--- Names `each{}`/`all{}` take on top of the filters.
+local ITER_OPTIONS = { page_size = true, max_items = true, offset = true, deadline = true }
+
+local function fail(msg, level)
+  error("acedata: " .. msg, level + 1)
+end
+
+--- Checks a page body and gives it the documented form `{count, results, limit, offset}`.
+local function to_page(body, url, limit, offset)
+  local list = type(body) == "table" and (body.items or body.results)
+  local count = type(body) == "table" and body.count
+  if type(list) ~= "table" or type(count) ~= "number" then
+    return nil, errors.new { kind = "decode", url = url,
+      message = "unexpected response: expected an object with count and items (or results)" }
+  end
+  return { count = count, results = list, limit = limit, offset = offset }
+end
+
+--- Copies `params`, replacing user_id "me" (and a missing user_id) by the caller's id.
+-- user_id = false sends none (for tokens that may list every user's records).
+local function with_user(client, params, level)
+  local out = {}
+  for k, v in pairs(params) do out[k] = v end
+  if out.user_id == nil or out.user_id == "me" then
+    local me, err = client:whoami()
+    if not me then return nil, err end
+    out.user_id = me
+  elseif out.user_id == false then
+    out.user_id = nil
+  elseif type(out.user_id) ~= "string" then
+    fail("user_id must be a string, \"me\" or false, got " .. type(out.user_id), level + 1)
+  end
+  return out
+end
+
+local function check_params(params, level)
+  if params == nil then return {} end
+  if type(params) ~= "table" then fail("parameters must be a table, got " .. type(params), level + 1) end
+  return params
+end
+
+--- Builds the functions for one client.
+-- @param client an acedata client
+-- @treturn table callable `proxies{…}` with `.each`, `.all`, `.get`
+function usage.proxies_api(client)
+  local function list(params, deadline, level)
+    local p, err = with_user(client, params, level + 1)
+    if not p then return nil, err end
+    local qs = query.encode(LIST_SCHEMA, p, nil, level + 1)
+    local url = client.cfg.base_url .. LIST_PATH .. (qs ~= "" and "?" .. qs or "")
+    local body, rerr = client:get(url, deadline)
+    if body == nil then return nil, rerr end
+    return to_page(body, url, p.limit, p.offset or 0)
+  end
+
+  local function iterator_parts(params, level)
+    params = check_params(params, level + 1)
+    local filters, opts = {}, { page_size = 100 }
+    for k, v in pairs(params) do
+      if ITER_OPTIONS[k] then opts[k] = v
+      elseif k == "limit" then fail("each{}/all{} take page_size, not limit", level + 1)
+      else filters[k] = v end
+    end
+    -- Check everything now, before the first request.
+    query.encode({ page_size = "positive", max_items = "integer", offset = "integer" },
+      { page_size = opts.page_size, max_items = opts.max_items, offset = opts.offset }, nil, level + 1)
+    if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
+      fail("deadline must be a positive number of seconds", level + 1)
+    end
+    local probe = {}
+    for k, v in pairs(filters) do probe[k] = v end
+    if probe.user_id == "me" or probe.user_id == false then probe.user_id = nil end
+    query.encode(LIST_SCHEMA, probe, nil, level + 1)
+    local deadline = opts.deadline and client.transport:now() + opts.deadline
+    local first_err
+    filters, first_err = with_user(client, filters, level + 1)
+    local function fetch(offset, limit)
+      if first_err then return nil, first_err end
+      local p = {}
+      for k, v in pairs(filters) do p[k] = v end
+      p.offset, p.limit = offset, limit
+      return list(p, deadline, 1)
+    end
+    local ordering = filters and filters.ordering
+    opts.newest_first = ordering == nil or ordering == "-created_at"
+    return fetch, opts
+  end
+
+  local api = {}
+
+  --- Lazily iterates over every matching record. Raises the error object on failure.
+  function api.each(params)
+    return paging.each(iterator_parts(params, 2))
+  end
+
+  --- Every matching record in one array, or nil and an error.
+  function api.all(params)
+    return paging.all(iterator_parts(params, 2))
+  end
+
+  --- One record by id: `GET /api/v1/usage/proxies/{id}`.
+  function api.get(id)
+    if type(id) ~= "string" or id == "" then fail("id must be a non-empty string", 2) end
+    query.check_text(id, "id", 2)
+    local url = client.cfg.base_url .. LIST_PATH .. query.escape(id)
+    return client:get(url)
+  end
+
+  return setmetatable(api, {
+    __call = function(_, params)
+      local page, err = list(check_params(params, 2), nil, 2)   -- not a tail call: error levels
+      return page, err
+    end,
+  })
+end
+
+return usage

@@ -1,0 +1,27 @@
+/*
+ * acedata.core: the C half of the module.
+ *   decode.c  JSON bytes -> Lua tables       (core.decode, core.null, core.array_mt)
+ *   http.c    one HTTP exchange over libcurl (core.session, core.curl_version, core.multi ...)
+ *   clock.c   core.now (monotonic) and core.sleep, for backoff between retries
+ * The Lua layer (lua/acedata/) holds all policy: paging, retries, errors.
+ */
+#include "clock.h"
+#include "compat.h"
+#include "decode.h"
+#include "http.h"
+
+#ifndef ACEDATA_VERSION
+#define ACEDATA_VERSION "0.0.0"
+#endif
+
+ACEDATA_EXPORT int luaopen_acedata_core(lua_State *L);
+
+int luaopen_acedata_core(lua_State *L) {
+  lua_newtable(L);
+  lua_pushliteral(L, ACEDATA_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  ad_clock_open(L);
+  ad_decode_open(L);
+  ad_http_open(L);
+  return 1;
+}

@@ -1,0 +1,688 @@
+/*
+ * The JSON parser behind ad_decode: RFC 8259 strict, bytes straight to Lua values.
+ *
+ * Decisions (also the documented behaviour of core.decode):
+ *  - Strings must be valid UTF-8 (no overlongs, no UTF-8-encoded surrogates, nothing above
+ *    U+10FFFF); anything else is "invalid UTF-8 at byte N". A \u escape of a UTF-16 surrogate
+ *    must be a high surrogate immediately followed by a \u low surrogate (-> one 4-byte UTF-8
+ *    sequence); a lone surrogate is "unpaired UTF-16 surrogate at byte N". So every decoded
+ *    string is valid UTF-8. \u0000 gives a NUL byte (Lua strings are 8-bit clean).
+ *  - Numbers: on Lua 5.3+ an integer token that fits lua_Integer becomes an integer, one that
+ *    does not becomes the correctly rounded float; a token with fraction or exponent is a float
+ *    (correctly rounded, as strtod). "-0" is the float -0.0 (keeps the sign, like "-0.0").
+ *    Out-of-range exponents give +-inf or +-0.0, as strtod. On 5.1/5.2/LuaJIT every number is a
+ *    lua_Number (double), correctly rounded.
+ *  - A byte-order mark is not whitespace: it is rejected like any other stray byte.
+ *
+ * Speed: the cost of decoding is creating tables and strings, so the parser does little else:
+ *  - one loop with an explicit frame stack (no recursion, no indirect calls);
+ *  - keys are interned once per decode in a small cache whose strings live in Lua stack slots,
+ *    so a repeated key is one memcmp and one lua_pushvalue instead of lua_pushlstring's hashing;
+ *  - tables are pre-sized from the size of the previous object/array found under the same key
+ *    (or as an element of the same array): sibling records share their shape, so all but the
+ *    first are created at their final size and never rehash;
+ *  - strings are scanned 8 bytes at a time; strings without escapes are pushed from the input;
+ *  - integers and short decimals (mantissa <= 2^53, |exp10| <= 22) are converted without strtod,
+ *    exactly (one correctly rounded IEEE operation on exact operands).
+ *
+ * Memory: frames and the key cache are on the C stack; the only heap scratch (long escaped
+ * strings, long number tokens) is a userdata in a reserved stack slot. A memory error raised by
+ * the Lua API therefore unwinds without leaking anything.
+ */
+#include <float.h>
+#include <limits.h>
+#include <locale.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat.h"
+#include "decode.h"
+
+#define MAX_DEPTH 1000
+#define KC_BITS 8
+#define KC_SLOTS (1 << KC_BITS)
+#define HINT_MAX (1u << 20)  /* never pre-size a table beyond this many entries */
+#define SMALL_BUF 256        /* escaped strings / number tokens up to this size use the C stack */
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define AD_SWAR_CTZ 1
+#else
+#define AD_SWAR_CTZ 0
+#endif
+
+#if defined(__GNUC__)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define likely(x) (x)
+#define unlikely(x) (x)
+#endif
+
+typedef const unsigned char *cptr;
+
+enum { F_TOP, F_OBJ, F_ARR };
+
+/* One interned key: its bytes (owned by the Lua string in stack slot kc_base + index) and the
+ * sizes of the last object/array seen as its value. */
+typedef struct {
+  const char *s;
+  size_t len;
+  unsigned objhint, arrhint;
+} KeyEnt;
+
+/* One open container. hintp points at the hint this container's final size is written back to
+ * (a KeyEnt field, the parent array's child hints, or NULL). */
+typedef struct {
+  unsigned *hintp;
+  unsigned n; /* pairs / elements stored so far */
+  unsigned child_obj, child_arr; /* arrays: size of the last object / array element */
+  int kind;
+} Frame;
+
+typedef struct {
+  lua_State *L;
+  cptr start, end;
+  const char *err; /* static message of the first error */
+  cptr errpos;
+  int scratch_slot; /* stack slot of the scratch userdata (nil until needed) */
+  char *scratch;
+  size_t scratch_cap;
+  int kc_base; /* stack slot of key cache entry 0 */
+  KeyEnt kc[KC_SLOTS];
+  char small[SMALL_BUF];
+} D;
+
+static cptr fail(D *d, cptr at, const char *what) {
+  d->err = what;
+  d->errpos = at;
+  return NULL;
+}
+
+/* Returns a scratch buffer of at least n bytes; it lives until the next call. */
+static char *scratch(D *d, size_t n) {
+  if (n <= SMALL_BUF) return d->small;
+  if (n > d->scratch_cap) {
+    size_t cap = d->scratch_cap * 2;
+    if (cap < n) cap = n;
+    if (cap < 4096) cap = 4096;
+    d->scratch = (char *)lua_newuserdata(d->L, cap);
+    d->scratch_cap = cap;
+    lua_replace(d->L, d->scratch_slot);
+  }
+  return d->scratch;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Strings */
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Length of the UTF-8 sequence starting at p (first byte >= 0x80), 0 if invalid or truncated. */
+static size_t utf8_seq(cptr p, cptr end) {
+  unsigned c = p[0];
+  size_t avail = (size_t)(end - p);
+  unsigned lo = 0x80, hi = 0xBF;
+  size_t n, i;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;      /* overlong */
+    else if (c == 0xED) hi = 0x9F; /* UTF-16 surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;      /* overlong */
+    else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+  } else
+    return 0;
+  if (avail < n) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (i = 2; i < n; i++)
+    if ((p[i] & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+/*
+ * Scans string content from p to the first '"' or '\\' and returns a pointer to it, validating
+ * UTF-8 and rejecting control characters on the way. NULL on error (d->err set).
+ */
+static cptr scan_string(D *d, cptr p) {
+  cptr end = d->end;
+  for (;;) {
+    while (end - p >= 8) {
+      uint64_t w, x, y, t;
+      memcpy(&w, p, 8);
+      x = w ^ (ONES * '"');
+      y = w ^ (ONES * '\\');
+      /* A flag in each byte that is '"', '\\', < 0x20 or >= 0x80; flags above the first real one
+       * may be spurious (borrows), the lowest one is exact. */
+      t = (((x - ONES) & ~x) | ((y - ONES) & ~y) | ((w - ONES * 0x20) & ~w) | w) & HIGHS;
+      if (t) {
+#if AD_SWAR_CTZ
+        p += (unsigned)__builtin_ctzll(t) >> 3;
+#endif
+        break;
+      }
+      p += 8;
+    }
+    for (;;) {
+      unsigned c;
+      if (unlikely(p >= end)) return fail(d, end, "unexpected end of input");
+      c = *p;
+      if (c == '"' || c == '\\') return p;
+      if (c < 0x20) return fail(d, p, "control character in string");
+      if (c < 0x80) {
+        p++;
+      } else {
+        size_t n = utf8_seq(p, end);
+        if (n == 0) return fail(d, p, "invalid UTF-8");
+        p += n;
+        /* stay here through a run of non-ASCII text; ASCII goes back to the 8-byte loop */
+        if (p < end && *p < 0x80 && *p != '"' && *p != '\\') break;
+      }
+    }
+  }
+}
+
+static int hexval(unsigned c) {
+  if (c >= '0' && c <= '9') return (int)(c - '0');
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
+  return -1;
+}
+
+/* The 4 hex digits at p (p + 4 <= end checked by caller), or -1. */
+static long hex4(cptr p) {
+  int a = hexval(p[0]), b = hexval(p[1]), c = hexval(p[2]), e = hexval(p[3]);
+  if ((a | b | c | e) < 0) return -1;
+  return ((long)a << 12) | (b << 8) | (c << 4) | e;
+}
+
+static char *put_utf8(char *o, unsigned long cp) {
+  if (cp < 0x80) {
+    *o++ = (char)cp;
+  } else if (cp < 0x800) {
+    *o++ = (char)(0xC0 | (cp >> 6));
+    *o++ = (char)(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *o++ = (char)(0xE0 | (cp >> 12));
+    *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+    *o++ = (char)(0x80 | (cp & 0x3F));
+  } else {
+    *o++ = (char)(0xF0 | (cp >> 18));
+    *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+    *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+    *o++ = (char)(0x80 | (cp & 0x3F));
+  }
+  return o;
+}
+
+/*
+ * Slow path: the string starting at s has an escape at q. Decodes it into scratch memory and
+ * pushes it; returns the position after the closing quote, or NULL.
+ */
+static cptr push_escaped(D *d, cptr s, cptr q) {
+  cptr end = d->end, r = q;
+  char *buf, *o;
+  /* Every escape is at least as long as what it decodes to, so the raw length bounds the
+   * output. Find the raw end first (an unterminated string just bounds it by the input). */
+  for (;;) {
+    cptr b;
+    r = (cptr)memchr(r, '"', (size_t)(end - r));
+    if (r == NULL) {
+      r = end;
+      break;
+    }
+    /* the quote ends the string unless an odd number of backslashes precede it */
+    for (b = r; b > q && b[-1] == '\\'; b--) {}
+    if ((r - b) % 2 == 0) break;
+    r++;
+  }
+  buf = scratch(d, (size_t)(r - s) + 1);
+  memcpy(buf, s, (size_t)(q - s));
+  o = buf + (q - s);
+  for (;;) {
+    cptr e;
+    unsigned long cp;
+    long u;
+    if (*q == '"') break;
+    /* *q == '\\' */
+    if (end - q < 2) return fail(d, end, "unexpected end of input");
+    switch (q[1]) {
+    case '"': *o++ = '"'; q += 2; break;
+    case '\\': *o++ = '\\'; q += 2; break;
+    case '/': *o++ = '/'; q += 2; break;
+    case 'b': *o++ = '\b'; q += 2; break;
+    case 'f': *o++ = '\f'; q += 2; break;
+    case 'n': *o++ = '\n'; q += 2; break;
+    case 'r': *o++ = '\r'; q += 2; break;
+    case 't': *o++ = '\t'; q += 2; break;
+    case 'u':
+      if (end - q < 6) return fail(d, end, "unexpected end of input");
+      u = hex4(q + 2);
+      if (u < 0) return fail(d, q, "invalid \\u escape");
+      cp = (unsigned long)u;
+      if (cp >= 0xD800 && cp <= 0xDFFF) {
+        long lo;
+        if (cp >= 0xDC00 || end - q < 12 || q[6] != '\\' || q[7] != 'u' ||
+            (lo = hex4(q + 8)) < 0xDC00 || lo > 0xDFFF)
+          return fail(d, q, "unpaired UTF-16 surrogate");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+        q += 6;
+      }
+      q += 6;
+      o = put_utf8(o, cp);
+      break;
+    default:
+      return fail(d, q, "invalid escape");
+    }
+    e = scan_string(d, q);
+    if (e == NULL) return NULL;
+    memcpy(o, q, (size_t)(e - q));
+    o += e - q;
+    q = e;
+  }
+  lua_pushlstring(d->L, buf, (size_t)(o - buf));
+  return q + 1;
+}
+
+/* Pushes the string whose content starts at p (after the quote). */
+static cptr push_string(D *d, cptr p) {
+  cptr q = scan_string(d, p);
+  if (q == NULL) return NULL;
+  if (likely(*q == '"')) {
+    lua_pushlstring(d->L, (const char *)p, (size_t)(q - p));
+    return q + 1;
+  }
+  return push_escaped(d, p, q);
+}
+
+static unsigned key_hash(cptr k, size_t n) {
+  uint64_t a, b;
+  if (n >= 8) {
+    memcpy(&a, k, 8);
+    memcpy(&b, k + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    memcpy(&x, k, 4);
+    memcpy(&y, k + n - 4, 4);
+    a = x;
+    b = y;
+  } else {
+    a = n ? (uint64_t)k[0] | (uint64_t)k[n / 2] << 8 | (uint64_t)k[n - 1] << 16 : 0;
+    b = 0;
+  }
+  a ^= (b + n) * UINT64_C(0x9E3779B97F4A7C15);
+  a *= UINT64_C(0xFF51AFD7ED558CCD);
+  return (unsigned)(a >> (64 - KC_BITS));
+}
+
+/* Pushes the key whose content starts at p; *slot is its cache slot (-1 for escaped keys). */
+static cptr push_key(D *d, cptr p, int *slot) {
+  cptr q = scan_string(d, p);
+  size_t n;
+  unsigned h;
+  KeyEnt *e;
+  if (q == NULL) return NULL;
+  if (unlikely(*q != '"')) {
+    *slot = -1;
+    return push_escaped(d, p, q);
+  }
+  n = (size_t)(q - p);
+  h = key_hash(p, n);
+  e = &d->kc[h];
+  if (likely(e->len == n && memcmp(e->s, p, n) == 0)) {
+    lua_pushvalue(d->L, d->kc_base + (int)h);
+  } else {
+    lua_pushlstring(d->L, (const char *)p, n);
+    lua_pushvalue(d->L, -1);
+    lua_replace(d->L, d->kc_base + (int)h);
+    e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
+    e->len = n;
+    e->objhint = e->arrhint = 0;
+  }
+  *slot = (int)h;
+  return q + 1;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Numbers */
+
+static int isdigit_(unsigned c) { return c - '0' < 10u; }
+
+/* Exactly representable powers of ten for the fast path. */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* strtod on a NUL-terminated copy of the token; also handles a non-'.' locale decimal point. */
+static lua_Number slow_number(D *d, cptr s, size_t n) {
+  char *buf = scratch(d, n + 1), *endp, *dot;
+  double v;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  v = strtod(buf, &endp);
+  if (endp != buf + n && (dot = strchr(buf, '.')) != NULL) {
+    *dot = localeconv()->decimal_point[0];
+    v = strtod(buf, &endp);
+  }
+  return (lua_Number)v;
+}
+
+/* Parses and pushes the number token at p. */
+static cptr push_number(D *d, cptr p) {
+  cptr s = p, end = d->end;
+  uint64_t m = 0;
+  long e10 = 0; /* long: a huge run of zeros after the point must not overflow it */
+  int nd = 0, neg = 0, isint = 1, truncated = 0;
+  if (*p == '-') {
+    neg = 1;
+    p++;
+  }
+  if (p < end && *p == '0') {
+    p++;
+    if (p < end && isdigit_(*p)) return fail(d, s, "invalid number (leading zero)");
+  } else if (p < end && isdigit_(*p)) {
+    do {
+      if (nd < 19) {
+        m = m * 10 + (*p - '0');
+        nd++;
+      } else {
+        truncated = 1;
+      }
+      p++;
+    } while (p < end && isdigit_(*p));
+  } else {
+    return fail(d, s, "invalid number");
+  }
+  if (p < end && *p == '.') {
+    isint = 0;
+    p++;
+    if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
+    do {
+      if (nd < 19) {
+        m = m * 10 + (*p - '0');
+        if (m) nd++; /* zeros before the first significant digit do not count */
+        e10--;
+      } else {
+        truncated = 1;
+      }
+      p++;
+    } while (p < end && isdigit_(*p));
+  }
+  if (p < end && (*p | 0x20) == 'e') {
+    int eneg = 0;
+    long ex = 0;
+    isint = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-')) eneg = (*p++ == '-');
+    if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
+    do {
+      if (ex < 100000) ex = ex * 10 + (*p - '0');
+      p++;
+    } while (p < end && isdigit_(*p));
+    e10 += eneg ? -ex : ex;
+  }
+  if (likely(isint && !truncated)) {
+#if ACEDATA_HAS_INTEGERS
+    if (m <= (uint64_t)LUA_MAXINTEGER && !(neg && m == 0)) {
+      lua_pushinteger(d->L, neg ? -(lua_Integer)m : (lua_Integer)m);
+      return p;
+    }
+    if (neg && m == (uint64_t)LUA_MAXINTEGER + 1) {
+      lua_pushinteger(d->L, LUA_MININTEGER);
+      return p;
+    }
+#endif
+    /* uint64 -> double is one correctly rounded conversion; -0 stays -0.0 */
+    lua_pushnumber(d->L, (lua_Number)(neg ? -(double)m : (double)m));
+    return p;
+  }
+#if FLT_EVAL_METHOD == 0
+  if (!truncated && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+    double v = (double)m;
+    v = e10 < 0 ? v / pow10_exact[-e10] : v * pow10_exact[e10];
+    lua_pushnumber(d->L, (lua_Number)(neg ? -v : v));
+    return p;
+  }
+#endif
+  lua_pushnumber(d->L, slow_number(d, s, (size_t)(p - s)));
+  return p;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Structure */
+
+static cptr skip_ws(cptr p, cptr end) {
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  return p;
+}
+
+/* Compact JSON has no whitespace: test one byte before calling out. */
+#define SKIP_WS()                                   \
+  do {                                              \
+    if (p < end && *p <= ' ') p = skip_ws(p, end); \
+  } while (0)
+
+static int clamp_hint(unsigned h) { return (int)(h < HINT_MAX ? h : HINT_MAX); }
+
+/* The main loop; on success exactly one value has been pushed and 1 is returned. */
+static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
+  lua_State *L = d->L;
+  cptr p = d->start, end = d->end;
+  Frame frames[MAX_DEPTH + 1];
+  Frame *f = frames;
+  int depth = 0, keyslot = -1;
+  int null_index = opts ? opts->null_index : 0;
+
+  f->kind = F_TOP;
+  f->hintp = NULL;
+
+value:
+  SKIP_WS();
+  if (unlikely(p >= end)) goto eof;
+  switch (*p) {
+  case '"':
+    p = push_string(d, p + 1);
+    if (unlikely(p == NULL)) return 0;
+    break;
+  case '{':
+  case '[': {
+    unsigned *hintp;
+    int isobj = *p == '{';
+    if (unlikely(depth == MAX_DEPTH)) {
+      fail(d, p, "nesting deeper than 1000");
+      return 0;
+    }
+    /* table + key + value + scratch userdata */
+    if (unlikely(!lua_checkstack(L, 4))) {
+      fail(d, p, "nesting too deep for the Lua stack");
+      return 0;
+    }
+    if (f->kind == F_ARR)
+      hintp = isobj ? &f->child_obj : &f->child_arr;
+    else if (f->kind == F_OBJ && keyslot >= 0)
+      hintp = isobj ? &d->kc[keyslot].objhint : &d->kc[keyslot].arrhint;
+    else
+      hintp = NULL;
+    if (isobj)
+      lua_createtable(L, 0, hintp ? clamp_hint(*hintp) : 0);
+    else
+      lua_createtable(L, hintp ? clamp_hint(*hintp) : 0, 0);
+    f = &frames[++depth];
+    f->hintp = hintp;
+    f->n = 0;
+    p++;
+    SKIP_WS();
+    if (isobj) {
+      f->kind = F_OBJ;
+      if (p < end && *p == '}') {
+        p++;
+        goto close_obj;
+      }
+      goto key;
+    }
+    f->kind = F_ARR;
+    f->child_obj = f->child_arr = 0;
+    if (p < end && *p == ']') {
+      p++;
+      goto close_arr;
+    }
+    goto value;
+  }
+  case 't':
+    if (end - p < 4 || memcmp(p, "true", 4) != 0) goto bad_value;
+    lua_pushboolean(L, 1);
+    p += 4;
+    break;
+  case 'f':
+    if (end - p < 5 || memcmp(p, "false", 5) != 0) goto bad_value;
+    lua_pushboolean(L, 0);
+    p += 5;
+    break;
+  case 'n':
+    if (end - p < 4 || memcmp(p, "null", 4) != 0) goto bad_value;
+    if (null_index)
+      lua_pushvalue(L, null_index);
+    else
+      lua_pushlightuserdata(L, NULL);
+    p += 4;
+    break;
+  case '-': case '0': case '1': case '2': case '3': case '4':
+  case '5': case '6': case '7': case '8': case '9':
+    p = push_number(d, p);
+    if (unlikely(p == NULL)) return 0;
+    break;
+  default:
+    goto bad_value;
+  }
+
+after_value:
+  if (f->kind == F_OBJ) {
+    lua_rawset(L, -3);
+    f->n++;
+    SKIP_WS();
+    if (likely(p < end && *p == ',')) {
+      p++;
+      SKIP_WS();
+      goto key;
+    }
+    if (likely(p < end && *p == '}')) {
+      p++;
+      goto close_obj;
+    }
+    if (p >= end) goto eof;
+    fail(d, p, "expected ',' or '}'");
+    return 0;
+  }
+  if (f->kind == F_ARR) {
+    f->n++;
+#if LUA_VERSION_NUM >= 503
+    lua_rawseti(L, -2, (lua_Integer)f->n);
+#else
+    lua_rawseti(L, -2, (int)f->n);
+#endif
+    SKIP_WS();
+    if (likely(p < end && *p == ',')) {
+      p++;
+      goto value;
+    }
+    if (likely(p < end && *p == ']')) {
+      p++;
+      goto close_arr;
+    }
+    if (p >= end) goto eof;
+    fail(d, p, "expected ',' or ']'");
+    return 0;
+  }
+  /* the top-level value is complete */
+  SKIP_WS();
+  if (p != end) {
+    fail(d, p, "expected end of input");
+    return 0;
+  }
+  return 1;
+
+key:
+  if (unlikely(p >= end)) goto eof;
+  if (unlikely(*p != '"')) {
+    fail(d, p, "expected string key");
+    return 0;
+  }
+  p = push_key(d, p + 1, &keyslot);
+  if (unlikely(p == NULL)) return 0;
+  SKIP_WS();
+  if (unlikely(p >= end)) goto eof;
+  if (unlikely(*p != ':')) {
+    fail(d, p, "expected ':'");
+    return 0;
+  }
+  p++;
+  goto value;
+
+close_obj:
+  if (f->hintp) *f->hintp = (unsigned)(f->n < HINT_MAX ? f->n : HINT_MAX);
+  f = &frames[--depth];
+  goto after_value;
+
+close_arr:
+  if (f->hintp) *f->hintp = (unsigned)(f->n < HINT_MAX ? f->n : HINT_MAX);
+  if (mt_slot) {
+    lua_pushvalue(L, mt_slot);
+    lua_setmetatable(L, -2);
+  }
+  f = &frames[--depth];
+  goto after_value;
+
+bad_value:
+  fail(d, p, "expected value");
+  return 0;
+eof:
+  fail(d, end, "unexpected end of input");
+  return 0;
+}
+
+int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opts) {
+  D d;
+  int base = lua_gettop(L), mt_slot = 0, i;
+  char msg[96];
+
+  luaL_checkstack(L, KC_SLOTS + 8, "acedata.decode");
+  if (s == NULL) s = ""; /* (NULL, 0) is an empty buffer */
+  d.L = L;
+  d.start = (cptr)s;
+  d.end = d.start + len;
+  d.err = NULL;
+  d.errpos = NULL;
+  d.scratch = NULL;
+  d.scratch_cap = 0;
+  d.scratch_slot = base + 1;
+  lua_pushnil(L); /* scratch slot, later the result slot */
+  if (opts && opts->array_mt) {
+    luaL_getmetatable(L, AD_ARRAY_MT);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      luaL_newmetatable(L, AD_ARRAY_MT);
+    }
+    mt_slot = lua_gettop(L);
+  }
+  d.kc_base = lua_gettop(L) + 1;
+  lua_settop(L, d.kc_base + KC_SLOTS - 1); /* the key cache slots, nil */
+  for (i = 0; i < KC_SLOTS; i++) {
+    d.kc[i].s = NULL;
+    d.kc[i].len = (size_t)-1;
+  }
+
+  if (parse(&d, opts, mt_slot)) {
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+    return 1;
+  }
+  lua_settop(L, base);
+  lua_pushnil(L);
+  snprintf(msg, sizeof msg, "%s at byte %lu", d.err, (unsigned long)(d.errpos - d.start));
+  lua_pushstring(L, msg);
+  return 2;
+}

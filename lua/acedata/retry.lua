@@ -17,6 +17,7 @@ local RETRY_KIND = { network = true, timeout = true, decode = true }
 -- @tparam table err an acedata error
 -- @treturn boolean
 function retry.retryable(err)
+  if err.kind == "decode" then return true end   -- a truncated or garbled body may come right
   if err.status then return RETRY_STATUS[err.status] == true end
   return RETRY_KIND[err.kind] == true
 end

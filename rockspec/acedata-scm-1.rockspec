@@ -1,0 +1,35 @@
+rockspec_format = "3.0"
+package = "acedata"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/acedata/acedata-lua.git",
+}
+description = {
+  summary = "AceData Cloud proxy usage records as plain Lua tables (libcurl + a fast C JSON decoder)",
+  detailed = [[
+    Reads AceData Cloud's proxy usage records (GET /api/v1/usage/proxies/) one page at a time
+    or through a lazy iterator over every record, with retries, typed errors and a C core that
+    decodes JSON straight into Lua tables.
+  ]],
+  homepage = "https://github.com/acedata/acedata-lua",
+  license = "MIT",
+  labels = { "http", "api", "json", "curl" },
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "cmake",
+  variables = {
+    CMAKE_BUILD_TYPE = "Release",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    LUADIR = "$(LUADIR)",
+    LIBDIR = "$(LIBDIR)",
+    CMAKE_INSTALL_PREFIX = "$(PREFIX)",
+    ACEDATA_WERROR = "OFF",
+  },
+}

@@ -1,0 +1,71 @@
+# Shared by the scripts in this folder: `. scripts/lib.sh` from the repo root.
+# Installs missing Debian packages, builds the module, starts and stops the mock.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# need PKG... : installs the Debian packages that are missing (apt-get update once first).
+need() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { say "missing packages ${missing[*]} and no root: install them first"; exit 1; }
+    sudo=(sudo)
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  if [ ! -f "$ROOT/.tmp/apt-updated" ]; then
+    "${sudo[@]}" apt-get update -q >/dev/null
+    mkdir -p "$ROOT/.tmp" && touch "$ROOT/.tmp/apt-updated"
+  fi
+  # policy-rc.d keeps the nginx package from starting a system server on port 80.
+  local policy=/usr/sbin/policy-rc.d added_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod +x "$policy"; added_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$added_policy" ] && "${sudo[@]}" rm -f "$policy"
+  return 0
+}
+
+# Packages by purpose.
+PKGS_BUILD=(cmake make gcc libc6-dev pkg-config libcurl4-openssl-dev ca-certificates lua5.4 liblua5.4-dev lua-cjson)
+PKGS_MOCK=(nginx libnginx-mod-http-lua python3 curl)
+PKGS_TEST=(lua-busted lua-socket lua-check)
+
+# lua_bin VER -> the interpreter for a Lua version (5.1 5.2 5.3 5.4 luajit)
+lua_bin() { case "$1" in luajit) echo luajit ;; *) echo "lua$1" ;; esac; }
+
+# build VER [extra cmake args...] : builds build/VER/acedata/core.so
+build() {
+  local ver=$1; shift
+  local dir="build/$ver${BUILD_SUFFIX:-}"
+  cmake -S . -B "$dir" -DLUA_VERSION="$ver" "$@" >/dev/null
+  cmake --build "$dir" -j 2 >/dev/null || cmake --build "$dir" -j 1
+}
+
+# use_build VER : points LUA_PATH / LUA_CPATH at the tree and build/VER
+use_build() {
+  local dir="$ROOT/build/$1${BUILD_SUFFIX:-}"
+  export LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;$ROOT/?.lua;;"
+  export LUA_CPATH="$dir/?.so;;"
+}
+
+MOCK_URL=
+mock_start() {
+  local line
+  line=$("$ROOT/mock/server" start "$@")
+  MOCK_URL=${line#ACEDATA_MOCK_URL=}
+  export ACEDATA_MOCK_URL=$MOCK_URL
+}
+mock_stop() {
+  [ -n "$MOCK_URL" ] && "$ROOT/mock/server" stop "$MOCK_URL" || true
+  MOCK_URL=
+}

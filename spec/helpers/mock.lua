@@ -1,0 +1,48 @@
+-- Test helper: the running mock API (started by scripts/test, URL in ACEDATA_MOCK_URL),
+-- its control API, and clients pointed at it.
+local cjson = require "cjson"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local dataset = require "mock.dataset"
+
+local mock = { dataset = dataset, TOKEN = dataset.TOKEN }
+
+function mock.url()
+  local url = os.getenv "ACEDATA_MOCK_URL"
+  assert(url and url ~= "", "ACEDATA_MOCK_URL is not set: run the specs through scripts/test")
+  return url
+end
+
+-- One control call; returns the decoded JSON answer (or nil for an empty one).
+local function control(method, path, body)
+  local chunks = {}
+  local payload = body ~= nil and cjson.encode(body) or nil
+  local ok, status = http.request {
+    url = mock.url() .. path, method = method,
+    headers = payload and { ["content-type"] = "application/json", ["content-length"] = #payload } or nil,
+    source = payload and ltn12.source.string(payload) or nil,
+    sink = ltn12.sink.table(chunks),
+  }
+  assert(ok, "mock control call failed: " .. tostring(status))
+  assert(status == 200, "mock control " .. method .. " " .. path .. " answered " .. tostring(status)
+    .. ": " .. table.concat(chunks))
+  local text = table.concat(chunks)
+  if text == "" then return nil end
+  return cjson.decode(text)
+end
+
+function mock.reset() return control("POST", "/__mock/reset") end
+function mock.config(t) return control("POST", "/__mock/config", t) end
+function mock.faults(rules) return control("POST", "/__mock/faults", rules) end
+function mock.log() return control("GET", "/__mock/log") end
+function mock.totals() return control("GET", "/__mock/totals") end
+
+-- A client for the mock; quick backoff so retry specs stay fast.
+function mock.client(opts)
+  local acedata = require "acedata"
+  local o = { token = mock.TOKEN, base_url = mock.url(), backoff_base = 0.01, backoff_cap = 0.05, timeout = 5 }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return acedata.new(o)
+end
+
+return mock

@@ -34,7 +34,11 @@ end
 function request.get(client, url, deadline)
   local cfg, t = client.cfg, client.transport
   local ctx = { url = url, attempts = 0, secret = cfg.token }
+  local shared = client.shared
   while true do
+    -- Another request of this client was told to slow down: so is this one.
+    local pause = shared and shared.pause_until - t:now()
+    if pause and pause > 0 then t:sleep(pause) end
     ctx.attempts = ctx.attempts + 1
     local res, terr = t:get(url, client.headers)
     local body, err = outcome(res, terr, ctx)
@@ -49,6 +53,7 @@ function request.get(client, url, deadline)
       err.message = err.message .. " (deadline reached, no further attempt)"
       return nil, err
     end
+    if retry_after and shared then shared.pause_until = math.max(shared.pause_until, t:now() + wait) end
     t:sleep(wait)
   end
 end

@@ -19,7 +19,8 @@ local LIST_SCHEMA = { limit = "positive", offset = "integer" }
 for k, v in pairs(usage.FILTERS) do LIST_SCHEMA[k] = v end
 
 --- Names `each{}`/`all{}` take on top of the filters.
-local ITER_OPTIONS = { page_size = true, max_items = true, offset = true, deadline = true }
+local ITER_OPTIONS = { page_size = true, max_items = true, offset = true, deadline = true,
+                       prefetch = true, concurrency = true }
 
 local function fail(msg, level)
   error("acedata: " .. msg, level + 1)
@@ -63,12 +64,13 @@ end
 -- @param client an acedata client
 -- @treturn table callable `proxies{…}` with `.each`, `.all`, `.get`
 function usage.proxies_api(client)
-  local function list(params, deadline, level)
+  -- conn: the client, or its concurrent view (same options, a transport on a loop)
+  local function list(params, deadline, level, conn)
     local p, err = with_user(client, params, level + 1)
     if not p then return nil, err end
     local qs = query.encode(LIST_SCHEMA, p, nil, level + 1)
     local url = client.cfg.base_url .. LIST_PATH .. (qs ~= "" and "?" .. qs or "")
-    local body, rerr = client:get(url, deadline)
+    local body, rerr = (conn or client):get(url, deadline)
     if body == nil then return nil, rerr end
     return to_page(body, url, p.limit, p.offset or 0)
   end
@@ -82,8 +84,10 @@ function usage.proxies_api(client)
       else filters[k] = v end
     end
     -- Check everything now, before the first request.
-    query.encode({ page_size = "positive", max_items = "integer", offset = "integer" },
-      { page_size = opts.page_size, max_items = opts.max_items, offset = opts.offset }, nil, level + 1)
+    query.encode({ page_size = "positive", max_items = "integer", offset = "integer", prefetch = "integer",
+        concurrency = "positive" },
+      { page_size = opts.page_size, max_items = opts.max_items, offset = opts.offset, prefetch = opts.prefetch,
+        concurrency = opts.concurrency }, nil, level + 1)
     if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
       fail("deadline must be a positive number of seconds", level + 1)
     end
@@ -94,12 +98,20 @@ function usage.proxies_api(client)
     local deadline = opts.deadline and client.transport:now() + opts.deadline
     local first_err
     filters, first_err = with_user(client, filters, level + 1)
+    -- prefetch = n: n pages ahead; concurrency = n: n requests at once (n - 1 ahead of the
+    -- page being consumed, plus the one the consumer waits for).
+    local ahead = math.max(opts.prefetch or 0, (opts.concurrency or 1) - 1)
+    local conn = client
+    if ahead > 0 then
+      conn = client:concurrent()
+      opts.loop, opts.ahead = conn.loop, ahead
+    end
     local function fetch(offset, limit)
       if first_err then return nil, first_err end
       local p = {}
       for k, v in pairs(filters) do p[k] = v end
       p.offset, p.limit = offset, limit
-      return list(p, deadline, 1)
+      return list(p, deadline, 1, conn)
     end
     local ordering = filters and filters.ordering
     opts.newest_first = ordering == nil or ordering == "-created_at"

@@ -299,24 +299,11 @@ int ad_xfer_push_result(lua_State *L, ad_xfer *x) {
   return 4;
 }
 
-/* Reads the core.decode options (null = value, array_mt = boolean) the way core.decode does:
- * a given null value is pushed and passed by its absolute stack index. */
+/* Decodes the body with core.decode's options (read, and misuse raised, by the decoder's own
+ * ad_decode_checkopts, so s:decode(opts) and core.decode(s, opts) agree exactly). */
 int ad_xfer_push_decode(lua_State *L, ad_xfer *x, int opts_idx) {
   ad_decode_opts opts;
-  opts.null_index = 0;
-  opts.array_mt = 0;
-  if (!lua_isnoneornil(L, opts_idx)) {
-    opts_idx = lua_absindex(L, opts_idx);
-    luaL_checktype(L, opts_idx, LUA_TTABLE);
-    lua_getfield(L, opts_idx, "array_mt");
-    opts.array_mt = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, opts_idx, "null");
-    if (lua_isnil(L, -1))
-      lua_pop(L, 1);
-    else
-      opts.null_index = lua_gettop(L);
-  }
+  ad_decode_checkopts(L, opts_idx, &opts); /* pushes the null value or nil */
   return ad_decode(L, x->body.data != NULL ? x->body.data : "", x->body.len, &opts);
 }
 

@@ -20,7 +20,9 @@ dependencies = {
   "lua-cjson",
 }
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  -- Only the library: Debian keeps curl.h under a multiarch include directory LuaRocks does not
+  -- search; CMake (find_package(CURL)) finds the header itself.
+  CURL = { library = "curl" },
 }
 build = {
   type = "cmake",

@@ -1,11 +1,11 @@
 -- acedata.core.decode against JSONTestSuite's test_parsing files (Nicolas Seriot's suite):
 -- y_* must decode, n_* must return nil and a message, i_* may do either; nothing may crash.
--- The suite is found in ../shared/testdata/JSONTestSuite (from the repo root) or under
--- $ACEDATA_SHARED/testdata/JSONTestSuite.
+-- The suite ships in spec/fixtures/JSONTestSuite (MIT, its LICENSE beside it); a newer copy can
+-- be pointed at with $ACEDATA_SHARED/testdata/JSONTestSuite.
 local core = require "acedata.core"
 
 local function suite_dir()
-  local candidates = { "../shared/testdata/JSONTestSuite/test_parsing" }
+  local candidates = { "spec/fixtures/JSONTestSuite/test_parsing" }
   local shared = os.getenv("ACEDATA_SHARED")
   if shared then
     table.insert(candidates, 1, shared .. "/testdata/JSONTestSuite/test_parsing")
@@ -43,7 +43,7 @@ describe("acedata.decode", function()
     local dir = suite_dir()
     if not dir then
       it("finds the suite", function()
-        pending("JSONTestSuite not found: set ACEDATA_SHARED")
+        error("JSONTestSuite not found in spec/fixtures/JSONTestSuite: run the specs from the repository root")
       end)
       return
     end

@@ -38,6 +38,9 @@ end
 
 function transport:sleep(seconds) self.loop:sleep(seconds) end
 function transport.now() return core.now() end
-function transport:close() self.loop.multi:close() end
+--- Closes the multi, through the loop when it has handles of its own to close (luv).
+function transport:close()
+  if self.loop.close then self.loop:close() else self.loop.multi:close() end
+end
 
 return transport

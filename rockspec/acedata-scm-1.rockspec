@@ -34,4 +34,8 @@ build = {
     CMAKE_INSTALL_PREFIX = "$(PREFIX)",
     ACEDATA_WERROR = "OFF",
   },
+  install = {
+    -- The `acedata` command; LuaRocks wraps it so it runs with this tree's interpreter and paths.
+    bin = { acedata = "bin/acedata" },
+  },
 }

@@ -38,7 +38,10 @@ need() {
 # Packages by purpose.
 PKGS_BUILD=(cmake make gcc libc6-dev pkg-config libcurl4-openssl-dev ca-certificates lua5.4 liblua5.4-dev lua-cjson)
 PKGS_MOCK=(nginx libnginx-mod-http-lua python3 curl)
-PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev)
+# The other Lua versions the suite runs on (lua-cjson, lua-busted and lua-socket cover them all).
+PKGS_LUAS=(lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev)
+PKGS_ROCK=(luarocks)
+PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev neovim lua-luv)
 
 # lua_bin VER -> the interpreter for a Lua version (5.1 5.2 5.3 5.4 luajit)
 lua_bin() { case "$1" in luajit) echo luajit ;; *) echo "lua$1" ;; esac; }

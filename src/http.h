@@ -28,10 +28,13 @@
  *
  *   One easy handle per session; its connection is kept alive and reused by the next call.
  *
- *   local status, hdrs = s:get(url [, header_lines])
+ *   local status, hdrs = s:get(url [, header_lines [, timeout_override]])
  *     header_lines  array of "Name: value" strings. A non-string, or a NUL, CR or LF byte in a line
  *                   raises (the Lua layer checks first; this is the backstop). libcurl's rules
  *                   apply: "Name:" removes a default header, "Name;" sends it empty.
+ *     timeout_override  seconds (a number > 0, at most 2000000) for this call only, in place of
+ *                   the session's timeout (the Lua layer passes what is left of a deadline);
+ *                   nil = the session's. Anything else raises.
  *     status        integer HTTP status of the final response (4xx/5xx are responses, not failures)
  *     hdrs          table: lower-case name -> trimmed value, last one wins, of the final response
  *                   only (redirects and 1xx interim responses are dropped)

@@ -56,10 +56,11 @@ function client.new(opts)
   self.headers = { "Accept: application/json", "Authorization: Bearer " .. cfg.token }
   self.usage = { proxies = usage.proxies_api(self) }
   --- The token's owner: `GET /api/v1/platform-tokens/me/` -> `{id, username, email, …}`.
-  self.me = function()
-    local me, err = self:get(cfg.base_url .. ME_PATH)
+  self.me = function(deadline)   -- deadline: internal (monotonic time), see acedata.request
+    if deadline == nil and cfg.deadline then deadline = self.transport:now() + cfg.deadline end
+    local me, err, attempts = self:get(cfg.base_url .. ME_PATH, deadline)
     if me ~= nil and type(me) == "table" and type(me.id) == "string" then self.me_id = me.id end
-    return me, err
+    return me, err, attempts
   end
   return self
 end
@@ -70,13 +71,13 @@ function Client:get(url, deadline)
 end
 
 --- The caller's user id, asked once per client.
-function Client:whoami()
+function Client:whoami(deadline)
   if self.me_id then return self.me_id end
-  local me, err = self.me()
+  local me, err, attempts = self.me(deadline)
   if me == nil then return nil, err end
   if not self.me_id then
-    return nil, require("acedata.errors").new { kind = "decode", url = self.cfg.base_url .. ME_PATH,
-      message = "unexpected response: expected an object with a string id" }
+    return nil, require("acedata.errors").new({ kind = "decode", url = self.cfg.base_url .. ME_PATH,
+      attempts = attempts, message = "unexpected response: expected an object with a string id" }, self.cfg.token)
   end
   return self.me_id
 end

@@ -31,6 +31,10 @@ end
 
 --- Splits a base URL into scheme and host, raising when it is not http(s).
 local function parse_base_url(url, level)
+  -- No user information: "http://127.0.0.1:80@example.com/" is a request to example.com.
+  if (url:match("^%a+://([^/?#]*)") or ""):find("@", 1, true) then
+    fail("base_url must not contain user information (user@ or user:password@)", level + 1)
+  end
   local scheme, host = url:match("^(https?)://(%[[^%]]+%])")
   if not scheme then scheme, host = url:match("^(https?)://([^/:?#]+)") end
   if not scheme then

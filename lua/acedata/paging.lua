@@ -61,15 +61,16 @@ function paging.each(fetch, opts)
     end
   end
 
-  -- The next page: fetched now, or taken from the planned ones.
+  -- The next page: fetched now, or taken from the planned ones. The page waited for leaves the
+  -- queue first, so `ahead` more stay on their way meanwhile: concurrency = n really keeps n
+  -- requests in flight, and at most 1 + ahead pages are alive (the one consumed, the queue).
   local function next_page()
     if ahead > 0 and count then
-      plan()
       local task = table.remove(queue, 1)
       if not task then return nil end
+      plan()
       local ok, page = pcall(loop.join, loop, task)
       if not ok then fail(page) end
-      plan()
       return page
     end
     if count and offset >= count then return nil end

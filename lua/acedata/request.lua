@@ -26,33 +26,53 @@ local function outcome(res, terr, ctx)
   return nil, errors.from_response(res, ctx)
 end
 
+--- The error for a call that reached its deadline: the last attempt's error, or a timeout when
+-- no attempt could start.
+local function past_deadline(ctx, err)
+  if err then
+    err.message = err.message .. " (deadline reached, no further attempt)"
+    return err
+  end
+  return errors.new({ kind = "timeout", url = ctx.url, attempts = ctx.attempts,
+    message = "deadline reached before the request could be sent" }, ctx.secret)
+end
+
 --- GETs `url` and returns the decoded body, retrying what is worth retrying.
 -- @tparam table client the client (cfg, transport, headers)
 -- @tparam string url
--- @tparam[opt] number deadline monotonic time after which no new attempt starts
--- @return body, or nil and an error
+-- @tparam[opt] number deadline monotonic time after which no new attempt starts; an attempt
+--   started before it is given at most the time that is left
+-- @return body, nil, attempts; or nil and an error (`err.attempts` is always set)
 function request.get(client, url, deadline)
   local cfg, t = client.cfg, client.transport
   local ctx = { url = url, attempts = 0, secret = cfg.token }
   local shared = client.shared
+  local last_err
   while true do
     -- Another request of this client was told to slow down: so is this one.
     local pause = shared and shared.pause_until - t:now()
-    if pause and pause > 0 then t:sleep(pause) end
+    if pause and pause > 0 then
+      if deadline and t:now() + pause >= deadline then return nil, past_deadline(ctx, last_err) end
+      t:sleep(pause)
+    end
+    local timeout
+    if deadline then
+      local left = deadline - t:now()
+      if left <= 0 then return nil, past_deadline(ctx, last_err) end
+      if left < cfg.timeout then timeout = left end
+    end
     ctx.attempts = ctx.attempts + 1
-    local res, terr = t:get(url, client.headers)
+    local res, terr = t:get(url, client.headers, timeout)
     local body, err = outcome(res, terr, ctx)
-    if err == nil then return body end
+    if err == nil then return body, nil, ctx.attempts end
+    last_err = err
 
     local retry_after = res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
     if retry_after then err.retry_after = retry_after end
     if not retry.retryable(err) or ctx.attempts > cfg.max_retries then return nil, err end
     if retry_after and retry_after > cfg.max_retry_after then return nil, err end
     local wait = retry.delay(cfg, ctx.attempts, retry_after, math.random)
-    if deadline and t:now() + wait >= deadline then
-      err.message = err.message .. " (deadline reached, no further attempt)"
-      return nil, err
-    end
+    if deadline and t:now() + wait >= deadline then return nil, past_deadline(ctx, err) end
     if retry_after and shared then shared.pause_until = math.max(shared.pause_until, t:now() + wait) end
     t:sleep(wait)
   end

@@ -27,23 +27,23 @@ local function fail(msg, level)
 end
 
 --- Checks a page body and gives it the documented form `{count, results, limit, offset}`.
-local function to_page(body, url, limit, offset)
+local function to_page(body, url, limit, offset, attempts, secret)
   local list = type(body) == "table" and (body.items or body.results)
   local count = type(body) == "table" and body.count
   if type(list) ~= "table" or type(count) ~= "number" then
-    return nil, errors.new { kind = "decode", url = url,
-      message = "unexpected response: expected an object with count and items (or results)" }
+    return nil, errors.new({ kind = "decode", url = url, attempts = attempts,
+      message = "unexpected response: expected an object with count and items (or results)" }, secret)
   end
   return { count = count, results = list, limit = limit, offset = offset }
 end
 
 --- Copies `params`, replacing user_id "me" (and a missing user_id) by the caller's id.
 -- user_id = false sends none (for tokens that may list every user's records).
-local function with_user(client, params, level)
+local function with_user(client, params, level, deadline)
   local out = {}
   for k, v in pairs(params) do out[k] = v end
   if out.user_id == nil or out.user_id == "me" then
-    local me, err = client:whoami()
+    local me, err = client:whoami(deadline)
     if not me then return nil, err end
     out.user_id = me
   elseif out.user_id == false then
@@ -60,19 +60,33 @@ local function check_params(params, level)
   return params
 end
 
+--- Checks the list parameters as they will be encoded (user_id "me"/false aside), raising on misuse.
+local function check_filters(params, level)
+  local probe = {}
+  for k, v in pairs(params) do probe[k] = v end
+  if probe.user_id == "me" or probe.user_id == false then probe.user_id = nil end
+  query.encode(LIST_SCHEMA, probe, nil, level + 1)
+end
+
 --- Builds the functions for one client.
 -- @param client an acedata client
 -- @treturn table callable `proxies{…}` with `.each`, `.all`, `.get`
 function usage.proxies_api(client)
+  -- The client option `deadline`: seconds for one call (or one whole each{}/all{}) by default.
+  local function default_deadline()
+    return client.cfg.deadline and client.transport:now() + client.cfg.deadline
+  end
+
   -- conn: the client, or its concurrent view (same options, a transport on a loop)
   local function list(params, deadline, level, conn)
-    local p, err = with_user(client, params, level + 1)
+    check_filters(params, level + 1)    -- misuse raises before anything is sent (even GET me)
+    local p, err = with_user(client, params, level + 1, deadline)
     if not p then return nil, err end
     local qs = query.encode(LIST_SCHEMA, p, nil, level + 1)
     local url = client.cfg.base_url .. LIST_PATH .. (qs ~= "" and "?" .. qs or "")
-    local body, rerr = (conn or client):get(url, deadline)
+    local body, rerr, attempts = (conn or client):get(url, deadline)
     if body == nil then return nil, rerr end
-    return to_page(body, url, p.limit, p.offset or 0)
+    return to_page(body, url, p.limit, p.offset or 0, attempts, client.cfg.token)
   end
 
   local function iterator_parts(params, level)
@@ -91,13 +105,10 @@ function usage.proxies_api(client)
     if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
       fail("deadline must be a positive number of seconds", level + 1)
     end
-    local probe = {}
-    for k, v in pairs(filters) do probe[k] = v end
-    if probe.user_id == "me" or probe.user_id == false then probe.user_id = nil end
-    query.encode(LIST_SCHEMA, probe, nil, level + 1)
-    local deadline = opts.deadline and client.transport:now() + opts.deadline
+    check_filters(filters, level + 1)
+    local deadline = opts.deadline and client.transport:now() + opts.deadline or default_deadline()
     local first_err
-    filters, first_err = with_user(client, filters, level + 1)
+    filters, first_err = with_user(client, filters, level + 1, deadline)
     -- prefetch = n: n pages ahead; concurrency = n: n requests at once (n - 1 ahead of the
     -- page being consumed, plus the one the consumer waits for).
     local ahead = math.max(opts.prefetch or 0, (opts.concurrency or 1) - 1)
@@ -135,12 +146,13 @@ function usage.proxies_api(client)
     if type(id) ~= "string" or id == "" then fail("id must be a non-empty string", 2) end
     query.check_text(id, "id", 2)
     local url = client.cfg.base_url .. LIST_PATH .. query.escape(id)
-    return client:get(url)
+    local rec, err = client:get(url, default_deadline())
+    return rec, err
   end
 
   return setmetatable(api, {
     __call = function(_, params)
-      local page, err = list(check_params(params, 2), nil, 2)   -- not a tail call: error levels
+      local page, err = list(check_params(params, 2), default_deadline(), 2)   -- not a tail call: error levels
       return page, err
     end,
   })

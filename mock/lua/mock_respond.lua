@@ -2,6 +2,7 @@
 -- (reset_mid_body, short_body, malformed, stall_mid_body) applied to the real body.
 
 local dataset = require "mock.dataset"
+local state = require "mock_state"
 
 local respond = {}
 
@@ -56,6 +57,7 @@ end
 -- request (ngx.ctx.body_fault) is applied here, to the body the route would have sent.
 function respond.send(status, body, headers)
   set_headers(status, headers)
+  if state.config.gzip == false then no_gzip() end   -- POST /__mock/config {"gzip": false}
   local fault = ngx.ctx.body_fault
   if fault then
     ngx.ctx.body_fault = nil

@@ -11,7 +11,7 @@ local LOG_LIMIT = 100000        -- entries kept in the request log
 local JSON_CACHE_LIMIT = 200000 -- encoded records kept per worker
 local VIEW_CACHE_LIMIT = 16     -- filtered/sorted index lists kept
 
-local startup = { records = 1000, shape = "items", page_delay_ms = 0, seed = 1 }
+local startup = { records = 1000, shape = "items", page_delay_ms = 0, seed = 1, gzip = true }
 
 state.config = {}
 state.inserted = 0       -- records added by insert_records faults since the last reset/config
@@ -57,7 +57,7 @@ function state.seed()
   return state.config.seed
 end
 
---- Apply a config change ({records, shape, page_delay_ms, seed}); nil, message if invalid.
+--- Apply a config change ({records, shape, page_delay_ms, seed, gzip}); nil, message if invalid.
 -- Setting records makes the data set exactly that size (inserted records are dropped).
 function state.configure(body)
   if type(body) ~= "table" then return nil, "config must be a JSON object" end
@@ -74,6 +74,9 @@ function state.configure(body)
       if type(v) ~= "number" or v < 0 or v > 600000 then
         return nil, "page_delay_ms must be a number between 0 and 600000"
       end
+      new[k] = v
+    elseif k == "gzip" then
+      if type(v) ~= "boolean" then return nil, "gzip must be true or false" end
       new[k] = v
     elseif k == "shape" then
       if v ~= "items" and v ~= "results" then return nil, 'shape must be "items" or "results"' end

@@ -23,12 +23,16 @@ function child.run(code, env)
   for k, v in pairs(env or {}) do f:write("export ", k, "=", shell_quote(v), "\n") end
   f:close()
   os.execute("chmod 600 " .. shell_quote(envfile))
-  local p = io.popen("sh -c '. \"$0\"; exec \"$1\" \"$2\" 2>&1' " .. shell_quote(envfile) .. " "
+  -- The exit status comes back as a last line: Lua 5.1 and LuaJIT's close() of a popen'd file
+  -- does not report it.
+  local p = io.popen("sh -c '. \"$0\"; \"$1\" \"$2\" 2>&1; echo \"\nchild-exit:$?\"' " .. shell_quote(envfile) .. " "
     .. shell_quote(interpreter()) .. " " .. shell_quote(script))
-  local out = p:read("*a")
-  local ok = p:close()
+  local all = p:read("*a")
+  p:close()
   os.remove(script); os.remove(envfile)
-  return out, ok == true or ok == 0
+  local out, status = all:match("^(.*)\nchild%-exit:(%d+)\n$")
+  if not out then return all, false end
+  return out, status == "0"
 end
 
 return child

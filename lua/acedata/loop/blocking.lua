@@ -45,6 +45,9 @@ local function resume(self, task, ...)
     task.done, task.ok, task.results = true, true, { a, b, c, d }
   end
   if task.done then
+    -- Forget it now: the weak table alone would keep it on Lua 5.1/LuaJIT, whose weak keys are
+    -- not ephemerons (the task refers to its coroutine), and with it the page it returned.
+    self.tasks[task.co] = nil
     local joiners = task.joiners
     task.joiners = nil
     for _, t in ipairs(joiners or {}) do resume(self, t) end
@@ -166,6 +169,7 @@ function Loop:cancel(task)
   for i = #self.timers, 1, -1 do
     if self.timers[i].task == task then table.remove(self.timers, i) end
   end
+  self.tasks[task.co] = nil
   task.done, task.ok, task.results = true, false, { "acedata: cancelled" }
 end
 

@@ -4,7 +4,8 @@
 -- acedata.request. Interface shared by every transport:
 --
 --    t = transport.new(cfg)
---    res, terr = t:get(url, header_lines)
+--    res, terr = t:get(url, header_lines [, timeout])   -- timeout: seconds for this attempt
+--      (what is left of a deadline, when less than the client's timeout; a transport may ignore it)
 --      res  = { status = 200, headers = { ["x-request-id"] = "…" }, body = <decoded JSON or nil>,
 --               decode_error = "… at byte N" | nil }
 --      terr = { kind = "network"|"timeout"|"tls", message = "…" }
@@ -30,10 +31,10 @@ function transport.new(cfg)
   return setmetatable({ session = session }, transport)
 end
 
---- One GET.
-function transport:get(url, headers)
+--- One GET; `timeout` (seconds, optional) replaces the client's for this attempt only.
+function transport:get(url, headers, timeout)
   local s = self.session
-  local status, hdrs, message = s:get(url, headers)
+  local status, hdrs, message = s:get(url, headers, timeout)
   if not status then
     return nil, { kind = hdrs, message = message }
   end

@@ -1,0 +1,133 @@
+--- Helpers shared by bench/e2e and bench/memory: the mock's life, children with a secret
+-- environment, a command's peak RSS, a process's CPU time.
+--
+-- The token goes to children through a 0600 file sourced by sh, never a command line.
+local lib = {}
+
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+lib.ROOT = here .. "/.."
+
+function lib.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+function lib.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- Runs a shell command and returns its stdout (and whether it exited 0).
+function lib.capture(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  local ok = p:close()
+  return out, ok == true or ok == 0
+end
+
+local function now()
+  local ok, core = pcall(require, "acedata.core")
+  if ok then return core.now() end
+  return os.time()
+end
+lib.now = now
+
+--- A private file (0600) holding `text`; returns its path.
+function lib.private_file(text, suffix)
+  local path = os.tmpname()
+  os.remove(path)
+  path = path .. (suffix or "")
+  local old = lib.capture("umask")
+  os.execute("umask 077; : > " .. lib.quote(path))
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  os.execute("chmod 600 " .. lib.quote(path))
+  local _ = old
+  return path
+end
+
+--- An environment file exporting `vars` (name -> value), 0600.
+function lib.env_file(vars)
+  local lines = {}
+  for k, v in pairs(vars) do lines[#lines + 1] = "export " .. k .. "=" .. lib.quote(v) end
+  return lib.private_file(table.concat(lines, "\n") .. "\n", ".env")
+end
+
+--- Runs `cmd` (a shell command line without secrets) with the environment file sourced, under
+-- GNU time for the peak RSS. Returns stdout, the peak RSS in kB, the wall seconds, ok.
+function lib.run(envfile, cmd)
+  local rss = os.tmpname()
+  local t0 = now()
+  local out, ok = lib.capture("sh -c '. \"$0\"; exec /usr/bin/time -o \"$1\" -f %M sh -c \"$2\"' "
+    .. lib.quote(envfile) .. " " .. lib.quote(rss) .. " " .. lib.quote(cmd))
+  local wall = now() - t0
+  local kb = tonumber((lib.read(rss) or ""):match("(%d+)%s*$"))
+  os.remove(rss)
+  return out, kb, wall, ok
+end
+
+--- Starts a mock (`mock/server start` arguments); returns its URL. lib.stop_mock() stops it.
+local mock_url
+function lib.start_mock(args)
+  local out, ok = lib.capture(lib.quote(lib.ROOT .. "/mock/server") .. " start " .. (args or ""))
+  mock_url = out:match("ACEDATA_MOCK_URL=(%S+)")
+  assert(ok and mock_url, "mock did not start: " .. out)
+  return mock_url
+end
+
+function lib.stop_mock()
+  if mock_url then
+    os.execute(lib.quote(lib.ROOT .. "/mock/server") .. " stop " .. lib.quote(mock_url) .. " 2>/dev/null")
+    mock_url = nil
+  end
+end
+
+--- POSTs JSON to the mock's control API (no token there).
+function lib.control(url, path, json)
+  local out = lib.capture("curl -sf -X POST -H 'Content-Type: application/json' --data "
+    .. lib.quote(json) .. " " .. lib.quote(url .. path))
+  return out
+end
+
+--- The nginx worker pid of the mock at `url` (its master's only child).
+function lib.worker_pid(url)
+  local port = url:match(":(%d+)$")
+  local master = (lib.read(lib.ROOT .. "/.tmp/mock-" .. port .. "/pid") or ""):match("%d+")
+  if not master then return nil end
+  local out = lib.capture("ps -o pid= --ppid " .. master)
+  return tonumber(out:match("%d+"))
+end
+
+--- CPU seconds (user + system) a process has used so far.
+function lib.cpu_seconds(pid)
+  local stat = pid and lib.read("/proc/" .. pid .. "/stat")
+  if not stat then return nil end
+  local rest = stat:match("%) (.*)$")
+  local fields = {}
+  for f in rest:gmatch("%S+") do fields[#fields + 1] = f end
+  -- after "pid (comm) ", utime and stime are fields 12 and 13 (14 and 15 of the whole line)
+  local ticks = tonumber(lib.capture("getconf CLK_TCK")) or 100
+  return (tonumber(fields[12]) + tonumber(fields[13])) / ticks
+end
+
+--- VmHWM of this process in kB.
+function lib.hwm_kb()
+  for line in io.lines("/proc/self/status") do
+    local v = line:match("^VmHWM:%s+(%d+)")
+    if v then return tonumber(v) end
+  end
+end
+
+function lib.median(t)
+  local s = {}
+  for i, v in ipairs(t) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) / 2] end
+  return (s[n / 2] + s[n / 2 + 1]) / 2
+end
+
+return lib

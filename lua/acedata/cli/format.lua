@@ -1,0 +1,253 @@
+--- Output formats of the `acedata` command: table, csv, jsonl, json.
+--
+-- A writer streams: `w:row(t)` writes one row as soon as it is given (nothing is held), and
+-- `w:finish()` closes the output's structure (the JSON array's `]`). Two kinds of rows:
+--
+--  * records, as the API sends them (`format.records(name, out)`): csv and table show a fixed set
+--    of columns (`format.RECORD_COLUMNS`; metadata as JSON text in csv), jsonl and json every field;
+--  * summary rows `{ key = …, count = …, used = …, deducted = … }` of `--group-by`
+--    (`format.groups(name, out, key_name)`); a row with `total = true` is the total.
+--
+-- CSV follows RFC 4180: CRLF line ends, fields with a comma, quote, CR or LF quoted, quotes
+-- doubled. JSON comes from lua-cjson; JSON null (acedata.null, the same value as cjson.null) is
+-- written as null, numbers with as many digits as this lua-cjson allows (17, else 16, else 14).
+-- @module acedata.cli.format
+
+local cjson = require("cjson").new()
+
+local format = {}
+
+-- Debian's lua-cjson 2.1.0 stops at 14 digits, newer ones at 16; ask for the most there is.
+for _, digits in ipairs { 17, 16, 14 } do
+  if pcall(cjson.encode_number_precision, digits) then break end
+end
+pcall(cjson.encode_invalid_numbers, false)
+
+format.NAMES = { "table", "csv", "jsonl", "json" }
+
+local null = cjson.null
+local math_type = math.type  -- luacheck: ignore (nil on 5.1/5.2)
+
+--- The shortest decimal text that reads back as the same number (integers without a fraction).
+-- @tparam number x
+-- @treturn string
+function format.number(x)
+  if math_type and math_type(x) == "integer" then return string.format("%d", x) end
+  if x ~= x then return "nan" end
+  if x == math.huge then return "inf" elseif x == -math.huge then return "-inf" end
+  if x == math.floor(x) and x > -2^53 and x < 2^53 then return string.format("%.0f", x) end
+  for digits = 15, 16 do
+    local s = string.format("%." .. digits .. "g", x)
+    if tonumber(s) == x then return s end
+  end
+  return string.format("%.17g", x)
+end
+
+--- JSON text of a value (a record, a summary row).
+function format.json(v)
+  return cjson.encode(v)
+end
+
+--- JSON text with object keys in sorted order, so that equal values give equal text (for the
+-- metadata cell of csv, where lua-cjson's hash order would differ from run to run).
+function format.json_sorted(v)
+  if type(v) ~= "table" then return cjson.encode(v) end
+  local n, keys = 0, {}
+  for k in pairs(v) do
+    n = n + 1
+    keys[n] = k
+  end
+  if n > 0 and #v == n then
+    local items = {}
+    for i = 1, n do items[i] = format.json_sorted(v[i]) end
+    return "[" .. table.concat(items, ",") .. "]"
+  end
+  for i = 1, n do keys[i] = tostring(keys[i]) end
+  table.sort(keys)
+  local items = {}
+  for i, k in ipairs(keys) do
+    local val = v[k]
+    if val == nil then val = v[tonumber(k)] end
+    items[i] = cjson.encode(k) .. ":" .. format.json_sorted(val)
+  end
+  return "{" .. table.concat(items, ",") .. "}"
+end
+
+-- Field -> text for csv and table cells.
+local function text(v)
+  local t = type(v)
+  if v == nil or v == null then return ""
+  elseif t == "number" then return format.number(v)
+  elseif t == "string" then return v
+  elseif t == "boolean" then return tostring(v)
+  elseif t == "table" then return format.json_sorted(v)
+  end
+  return tostring(v)
+end
+
+--- One CSV field, quoted when needed (RFC 4180).
+function format.csv_field(s)
+  if s:find('[,"\r\n]') then return '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+local function csv_line(fields)
+  local out = {}
+  for i = 1, #fields do out[i] = format.csv_field(fields[i]) end
+  return table.concat(out, ",") .. "\r\n"
+end
+
+--- The record columns of csv (all) and table (those with a width).
+format.RECORD_COLUMNS = {
+  { name = "id", width = 36 },
+  { name = "created_at", width = 27 },
+  { name = "service", path = { "service", "alias" }, width = 14 },
+  { name = "service_name", path = { "service", "name" } },
+  { name = "application_id", width = 8, label = "app" },
+  { name = "proxy_id", width = 8, label = "proxy" },
+  { name = "credential_id" },
+  { name = "user_id" },
+  { name = "used_amount", width = 16, label = "used", right = true },
+  { name = "deducted_amount", width = 16, label = "deducted", right = true },
+  { name = "original_amount" },
+  { name = "remaining_amount" },
+  { name = "elapsed" },
+  { name = "trace_id" },
+  { name = "updated_at" },
+  { name = "metadata" },
+}
+
+local function field(rec, col)
+  if not col.path then return rec[col.name] end
+  local v = rec
+  for _, k in ipairs(col.path) do
+    if type(v) ~= "table" then return nil end
+    v = v[k]
+  end
+  return v
+end
+
+local function pad(s, width, right)
+  if #s > width then s = s:sub(1, width) end
+  local fill = string.rep(" ", width - #s)
+  if right then return fill .. s end
+  return s .. fill
+end
+
+-- Table: fixed-width columns, so rows can be printed as they come.
+local function table_line(cols, cells)
+  local out = {}
+  for i, col in ipairs(cols) do out[i] = pad(cells[i], col.width, col.right) end
+  return (table.concat(out, "  "):gsub("%s+$", "")) .. "\n"
+end
+
+local Writer = {}
+Writer.__index = Writer
+
+-- Files report write errors (a full disk, a closed pipe) by returning nil, message: raise them.
+local function write(out, s)
+  local ok, err = out:write(s)
+  if not ok then error("cannot write: " .. tostring(err), 0) end
+end
+
+function Writer:row(t)
+  self.n = self.n + 1
+  write(self.out, self.line(t, self.n))
+end
+
+function Writer:finish()
+  if self.tail then write(self.out, self.tail(self.n)) end
+  local ok, err = self.out:flush()
+  if not ok then error("cannot write: " .. tostring(err), 0) end
+end
+
+local function new_writer(out, head, line, tail)
+  if head then write(out, head) end
+  return setmetatable({ out = out, n = 0, line = line, tail = tail }, Writer)
+end
+
+-- jsonl and json writers (the same for records and summary rows).
+local function json_writer(name, out, encode)
+  if name == "jsonl" then
+    return new_writer(out, nil, function(t) return encode(t) .. "\n" end)
+  end
+  return new_writer(out, "[", function(t, n)
+    return (n == 1 and "\n" or ",\n") .. encode(t)
+  end, function(n) return n == 0 and "]\n" or "\n]\n" end)
+end
+
+--- A writer of records in format `name` to the file `out`.
+function format.records(name, out)
+  if name == "jsonl" or name == "json" then return json_writer(name, out, cjson.encode) end
+  local cols = {}
+  for _, col in ipairs(format.RECORD_COLUMNS) do
+    if name == "csv" or col.width then cols[#cols + 1] = col end
+  end
+  local function cells(rec)
+    local c = {}
+    for i, col in ipairs(cols) do c[i] = text(field(rec, col)) end
+    return c
+  end
+  if name == "csv" then
+    local head = {}
+    for i, col in ipairs(cols) do head[i] = col.name end
+    return new_writer(out, csv_line(head), function(rec) return csv_line(cells(rec)) end)
+  end
+  local head = {}
+  for i, col in ipairs(cols) do head[i] = col.label or col.name end
+  return new_writer(out, table_line(cols, head), function(rec) return table_line(cols, cells(rec)) end)
+end
+
+--- A writer of summary rows (`--group-by`) in format `name`; `key_name` names the key column
+-- (service, application, proxy, day, month). Rows come sorted, the total last.
+-- @param width the widest key, for the table format
+function format.groups(name, out, key_name, width)
+  local function as_object(t)
+    local o = { count = t.count, used = t.used, deducted = t.deducted }
+    if t.total then o.total = true else o[key_name] = t.key end
+    return o
+  end
+  if name == "jsonl" or name == "json" then
+    return json_writer(name, out, function(t) return cjson.encode(as_object(t)) end)
+  end
+  local function cells(t)
+    return { t.total and "TOTAL" or t.key, string.format("%d", t.count), format.number(t.used),
+      format.number(t.deducted) }
+  end
+  if name == "csv" then
+    return new_writer(out, csv_line { key_name, "count", "used", "deducted" },
+      function(t) return csv_line(cells(t)) end)
+  end
+  local cols = { { width = math.max(width or 0, #key_name, 5) }, { width = 10, right = true },
+    { width = 20, right = true }, { width = 20, right = true } }
+  local rule = {}
+  for i, col in ipairs(cols) do rule[i] = string.rep("-", col.width) end
+  return new_writer(out, table_line(cols, { key_name, "count", "used", "deducted" }), function(t)
+    local line = table_line(cols, cells(t))
+    if t.total then line = table.concat(rule, "  ") .. "\n" .. line end
+    return line
+  end)
+end
+
+--- A writer for one object (`usage proxy ID`, `me`): json and jsonl write it as one line,
+-- csv as a header and a row of its fields (nested tables as JSON), table as `name  value` lines.
+function format.object(name, out, obj)
+  if name == "json" or name == "jsonl" then
+    out:write(cjson.encode(obj), "\n")
+    return
+  end
+  local keys = {}
+  for k in pairs(obj) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  if name == "csv" then
+    local values = {}
+    for i, k in ipairs(keys) do values[i] = text(obj[k]) end
+    out:write(csv_line(keys), csv_line(values))
+    return
+  end
+  local width = 0
+  for _, k in ipairs(keys) do width = math.max(width, #k) end
+  for _, k in ipairs(keys) do out:write(pad(k, width), "  ", text(obj[k]), "\n") end
+end
+
+return format

@@ -1,0 +1,50 @@
+-- Every Lua example of the README runs, as a new user would run it: a fresh interpreter with the
+-- token and base URL in the environment (pointing at the mock). Examples that only run inside
+-- nginx or Neovim (they use ngx.*, vim.* or acedata.nvim) are run by those environments' own specs.
+local child = require "spec.helpers.child"
+local mock = require "spec.helpers.mock"
+
+local function lua_blocks(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  local blocks = {}
+  local line_no, current, start = 0, nil, nil
+  for line in (text .. "\n"):gmatch("(.-)\n") do
+    line_no = line_no + 1
+    if current then
+      if line:match("^```%s*$") then
+        blocks[#blocks + 1] = { line = start, code = table.concat(current, "\n") }
+        current = nil
+      else
+        current[#current + 1] = line
+      end
+    elseif line:match("^```lua%s*$") then
+      current, start = {}, line_no
+    end
+  end
+  return blocks
+end
+
+describe("README.md", function()
+  local blocks = lua_blocks("README.md")
+
+  it("has Lua examples", function()
+    assert.is_true(#blocks >= 3)
+  end)
+
+  for _, b in ipairs(blocks) do
+    local elsewhere = b.code:find("ngx%.") or b.code:find("vim%.") or b.code:find("acedata.nvim", 1, true)
+    if not elsewhere then
+      it("runs the example at line " .. b.line, function()
+        mock.reset()
+        mock.config { records = 300 }
+        local out, ok = child.run(b.code, {
+          ACEDATACLOUD_PLATFORM_TOKEN = mock.TOKEN, PLATFORM_API_BASE_URL = mock.url(),
+        })
+        assert.is_true(ok, out)
+        assert.is_nil(out:find(mock.TOKEN, 1, true))
+      end)
+    end
+  end
+end)

@@ -34,18 +34,15 @@ local function now()
 end
 lib.now = now
 
---- A private file (0600) holding `text`; returns its path.
+--- A private file (0600, made so before anything is written) holding `text`; returns its path.
 function lib.private_file(text, suffix)
   local path = os.tmpname()
   os.remove(path)
   path = path .. (suffix or "")
-  local old = lib.capture("umask")
-  os.execute("umask 077; : > " .. lib.quote(path))
+  assert(os.execute("umask 077 && : > " .. lib.quote(path)))
   local f = assert(io.open(path, "w"))
   f:write(text)
   f:close()
-  os.execute("chmod 600 " .. lib.quote(path))
-  local _ = old
   return path
 end
 
@@ -67,6 +64,12 @@ function lib.run(envfile, cmd)
   local kb = tonumber((lib.read(rss) or ""):match("(%d+)%s*$"))
   os.remove(rss)
   return out, kb, wall, ok
+end
+
+--- Installs the Debian packages the benchmarks need when missing (scripts/lib.sh PKGS_BENCH).
+function lib.need_packages()
+  assert(os.execute("bash -c '. \"$0\" && need \"${PKGS_MOCK[@]}\" \"${PKGS_BENCH[@]}\"' "
+    .. lib.quote(lib.ROOT .. "/scripts/lib.sh")), "could not install the benchmark's packages")
 end
 
 --- Starts a mock (`mock/server start` arguments); returns its URL. lib.stop_mock() stops it.
@@ -109,7 +112,8 @@ function lib.cpu_seconds(pid)
   local fields = {}
   for f in rest:gmatch("%S+") do fields[#fields + 1] = f end
   -- after "pid (comm) ", utime and stime are fields 12 and 13 (14 and 15 of the whole line)
-  local ticks = tonumber(lib.capture("getconf CLK_TCK")) or 100
+  lib.ticks = lib.ticks or tonumber((lib.capture("getconf CLK_TCK"))) or 100
+  local ticks = lib.ticks
   return (tonumber(fields[12]) + tonumber(fields[13])) / ticks
 end
 

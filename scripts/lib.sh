@@ -41,7 +41,11 @@ PKGS_MOCK=(nginx libnginx-mod-http-lua python3 curl)
 # The other Lua versions the suite runs on (lua-cjson, lua-busted and lua-socket cover them all).
 PKGS_LUAS=(lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev)
 PKGS_ROCK=(luarocks)
-PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev neovim lua-luv)
+PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev neovim lua-luv
+  openssl valgrind cppcheck clang-tidy-14 clang-format-14)
+# bench/e2e and bench/memory (not the tests): Python requests (the seed's client), LuaSocket,
+# GNU time (peak RSS of each client), curl (the transfer floor).
+PKGS_BENCH=(python3-requests lua-socket time curl)
 
 # lua_bin VER -> the interpreter for a Lua version (5.1 5.2 5.3 5.4 luajit)
 lua_bin() { case "$1" in luajit) echo luajit ;; *) echo "lua$1" ;; esac; }

@@ -123,7 +123,7 @@ describe("secrets", function()
         local token = TOKEN .. ch .. "X-Injected: 1"
         local ok, msg = pcall(acedata.new, { token = token, base_url = mock.url() })
         assert.is_false(ok)
-        assert.equal("acedata: token contains a control character", msg:gsub("^.-:%d+: ", ""))
+        assert.equal("acedata: token contains a control character", (msg:gsub("^.-:%d+: ", "")))
         assert.is_nil(msg:find(TOKEN, 1, true))
         assert.equal(0, #mock.log())
       end)

@@ -29,6 +29,22 @@ end
 
 local function ms(s) return string.format("%.1f", s * 1000) end
 
+-- The README's OpenResty example: the `location = /usage/total { … }` block of its nginx snippet.
+local function readme_location()
+  local f = assert(io.open("README.md", "rb"))
+  local text = f:read("*a")
+  f:close()
+  local conf = assert(text:match("\n```nginx\n(.-)\n```"), "README.md has no nginx snippet")
+  local start = assert(conf:find("location = /usage/total {", 1, true), "no /usage/total location in README")
+  local depth, i = 0, start
+  repeat
+    local c = conf:sub(i, i)
+    if c == "{" then depth = depth + 1 elseif c == "}" then depth = depth - 1 end
+    i = i + 1
+  until depth == 0 and c == "}" or i > #conf
+  return conf:sub(start, i - 1)
+end
+
 describe("OpenResty", function()
   local app, tls_dir
 
@@ -41,6 +57,7 @@ describe("OpenResty", function()
     app = nginx_app.start {
       mock_url = mock.url(), tls = tls,
       env = { ACEDATACLOUD_PLATFORM_TOKEN = mock.TOKEN, PLATFORM_API_BASE_URL = mock.url() },
+      server_extra = readme_location(),
     }
   end)
 
@@ -96,6 +113,15 @@ describe("OpenResty", function()
       assert.equal(1000, v.count)
       assert.equal(2, v.n)
       assert.equal("ngx", v.transport)
+    end)
+  end)
+
+  describe("the README's example handler", function()
+    it("totals usage with the default client", function()
+      local status, body = app:get("/usage/total")
+      assert.equal(200, status, body)
+      -- ngx.say prints numbers as %.14g
+      assert.equal(("1000 records, %.14g credits\n"):format(dataset.totals(1000).deducted), body)
     end)
   end)
 

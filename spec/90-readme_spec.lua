@@ -35,7 +35,11 @@ describe("README.md", function()
 
   for _, b in ipairs(blocks) do
     local elsewhere = b.code:find("ngx%.") or b.code:find("vim%.") or b.code:find("acedata.nvim", 1, true)
-    if not elsewhere then
+    -- acedata.luv needs to yield across pcall: Lua 5.2+ or LuaJIT (the README says so).
+    local needs_yield = b.code:find("acedata.luv", 1, true) and _VERSION == "Lua 5.1" and not rawget(_G, "jit")
+    if not elsewhere and needs_yield then
+      pending("the example at line " .. b.line .. " (acedata.luv) needs Lua 5.2+ or LuaJIT")
+    elseif not elsewhere then
       it("runs the example at line " .. b.line, function()
         mock.reset()
         mock.config { records = 300 }

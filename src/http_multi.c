@@ -141,7 +141,7 @@ static void pool_put(ad_multi *m, CURL *easy) {
 
 /* ---- requests <-> multi -------------------------------------------------------------------- */
 
-static void active_remove(ad_multi *m, ad_request *r) {
+static void active_remove(ad_multi *m, const ad_request *r) {
   size_t i;
   for (i = 0; i < m->nactive; i++) {
     if (m->active[i] == r) {
@@ -263,6 +263,7 @@ static int multi_add(lua_State *L) {
   lua_settop(L, 3); /* the request is pushed at 4: keep index 3 the (maybe nil) header lines */
   ad_http_check_request(L, 2, 3);
   /* Reserve now what completion needs later, when nothing may fail. */
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers; sizeof *p is right */
   if (grow((void **)&m->active, &m->cap_active, m->nactive + 1, sizeof *m->active) != 0 ||
       grow((void **)&m->done, &m->cap_done, m->ndone + m->nactive + 1, sizeof *m->done) != 0)
     return luaL_error(L, "not enough memory");

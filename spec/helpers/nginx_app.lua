@@ -51,10 +51,11 @@ end
 --- Builds build/luajit/acedata/core.so (incremental; serialised by a lock for parallel runs).
 function nginx_app.build(root)
   local dir = root .. "/build/luajit"
-  local cmd = ("mkdir -p %s/.tmp && flock %s/.tmp/build-luajit.lock sh -c "
+  local cmd = ("mkdir -p %s/.tmp && env -u LD_PRELOAD flock %s/.tmp/build-luajit.lock sh -c "
     .. "'cmake -S %s -B %s -DLUA_VERSION=luajit >/dev/null && cmake --build %s -j 2 >/dev/null'")
     :format(shell_quote(root), shell_quote(root), root, dir, dir)
-  assert(sh(cmd), "building the module for LuaJIT failed (run: scripts/build luajit)")
+  assert(sh(cmd), "building the module for LuaJIT failed (try: cmake -S . -B build/luajit "
+    .. "-DLUA_VERSION=luajit && cmake --build build/luajit)")
   assert(read_file(dir .. "/acedata/core.so"), "no " .. dir .. "/acedata/core.so")
   return dir
 end
@@ -138,6 +139,7 @@ http {
             keepalive_timeout 0;
             header_filter_by_lua_block { ngx.header["Content-Length"] = nil }
         }
+        @SERVER_EXTRA@
         location = /phase/header_filter {
             content_by_lua_block { ngx.say("ok") }
             header_filter_by_lua_block { require("spec.helpers.nginx_handlers").in_header_filter_phase() }
@@ -147,7 +149,7 @@ http {
 }
 ]]
   local values = { PREFIX = o.prefix, ROOT = o.root, CPATH = o.cpath, MOCK_URL = o.mock_url,
-    PORT = tostring(o.port), TLS_CA = "", TLS_SERVER = "" }
+    PORT = tostring(o.port), TLS_CA = "", TLS_SERVER = "", SERVER_EXTRA = o.server_extra or "" }
   if o.tls then
     values.TLS_CA = "lua_ssl_trusted_certificate " .. o.tls.trusted .. ";\n    lua_ssl_verify_depth 2;"
     -- A TLS front for the mock, so the cosocket transport is checked over https too.
@@ -197,6 +199,7 @@ end
 
 --- Starts nginx. opts: mock_url (required), env (name -> value for nginx's environment),
 -- tls (from make_tls: adds TLS fronts of the mock on tls.port and tls.bad_port),
+-- server_extra (nginx directives added to the server block, e.g. a location from the README),
 -- ready_timeout (s, default 5).
 function nginx_app.start(opts)
   local root = opts.root or nginx_app.root()
@@ -210,7 +213,7 @@ function nginx_app.start(opts)
     if opts.tls then opts.tls.port, opts.tls.bad_port = nginx_app.free_port(), nginx_app.free_port() end
     write_file(prefix .. "/conf/nginx.conf", render {
       prefix = prefix, root = root, cpath = cpath, port = port, mock_url = opts.mock_url,
-      env = opts.env, tls = opts.tls,
+      env = opts.env, tls = opts.tls, server_extra = opts.server_extra,
     })
     write_file(prefix .. "/logs/error.log", "")
     local envfile = prefix .. "/conf/env.sh"

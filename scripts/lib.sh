@@ -1,6 +1,9 @@
 # Shared by the scripts in this folder: `. scripts/lib.sh` from the repo root.
 # Installs missing Debian packages, builds the module, starts and stops the mock.
 set -euo pipefail
+# A signal ends the script through its EXIT trap, so what it started (the mock) is stopped.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

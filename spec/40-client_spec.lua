@@ -4,6 +4,7 @@ local cjson = require "cjson"
 local mock = require "spec.helpers.mock"
 
 local dataset = mock.dataset
+local list_requests = mock.list_requests
 local N = 230
 
 -- The records of the mock's data set in its default order (newest first).
@@ -13,13 +14,6 @@ local function newest_first(n)
   return list
 end
 
-local function list_requests()
-  local out = {}
-  for _, r in ipairs(mock.log()) do
-    if r.uri:find("^/api/v1/usage/proxies/?$") then out[#out + 1] = r end
-  end
-  return out
-end
 
 describe("acedata", function()
   before_each(function()

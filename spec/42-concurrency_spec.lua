@@ -2,23 +2,11 @@
 local mock = require "spec.helpers.mock"
 
 local dataset = mock.dataset
+local newest_first_ids = mock.newest_first_ids
+local list_requests = mock.list_requests
 local N = 1000
 
-local function newest_first_ids(n)
-  local list = dataset.records(n)
-  table.sort(list, function(a, b) return a.created_at > b.created_at end)
-  local ids = {}
-  for i, r in ipairs(list) do ids[i] = r.id end
-  return ids
-end
 
-local function list_requests()
-  local out = {}
-  for _, r in ipairs(mock.log()) do
-    if r.uri:find("^/api/v1/usage/proxies/?$") then out[#out + 1] = r end
-  end
-  return out
-end
 
 local function connections(reqs)
   local ids, n = {}, 0

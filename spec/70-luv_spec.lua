@@ -4,26 +4,14 @@
 local mock = require "spec.helpers.mock"
 
 local dataset = mock.dataset
+local newest_first_ids = mock.newest_first_ids
+local list_requests = mock.list_requests
 local uv = require "luv"
 
 -- PUC Lua 5.1 cannot yield across pcall: there the luv transport refuses to start.
 local YIELDABLE = coroutine.wrap(function() return pcall(coroutine.yield, true) end)() == true
 
-local function newest_first_ids(n)
-  local list = dataset.records(n)
-  table.sort(list, function(a, b) return a.created_at > b.created_at end)
-  local ids = {}
-  for i, r in ipairs(list) do ids[i] = r.id end
-  return ids
-end
 
-local function list_requests()
-  local out = {}
-  for _, r in ipairs(mock.log()) do
-    if r.uri:find("^/api/v1/usage/proxies/?$") then out[#out + 1] = r end
-  end
-  return out
-end
 
 --- uv handles not closing (every handle, after the close callbacks have run).
 local function open_handles()

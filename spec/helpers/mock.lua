@@ -37,6 +37,24 @@ function mock.faults(rules) return control("POST", "/__mock/faults", rules) end
 function mock.log() return control("GET", "/__mock/log") end
 function mock.totals() return control("GET", "/__mock/totals") end
 
+-- The mock log's entries for the list route (what each{} and proxies{} asked for).
+function mock.list_requests()
+  local out = {}
+  for _, r in ipairs(mock.log()) do
+    if r.uri:find("^/api/v1/usage/proxies/?$") then out[#out + 1] = r end
+  end
+  return out
+end
+
+-- The ids of the first n records of the data set in the mock's default order (newest first).
+function mock.newest_first_ids(n)
+  local list = dataset.records(n)
+  table.sort(list, function(a, b) return a.created_at > b.created_at end)
+  local ids = {}
+  for i, r in ipairs(list) do ids[i] = r.id end
+  return ids
+end
+
 -- A client for the mock; quick backoff so retry specs stay fast.
 function mock.client(opts)
   local acedata = require "acedata"

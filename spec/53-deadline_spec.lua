@@ -38,6 +38,20 @@ describe("deadline", function()
       assert.is_true(elapsed >= 0.9 * SCALE and elapsed < 1 * SCALE + SLACK, "took " .. elapsed .. " s")
     end)
 
+    it("cuts an attempt short with concurrency too", function()
+      mock.faults { fault = "slow_first_byte", delay = 30, offset = 400, times = -1 }
+      local c = mock.client { timeout = 5 * SCALE, max_retries = 5 }
+      local n, t0 = 0, core.now()
+      local ok, err = pcall(function()
+        for _ in c.usage.proxies.each { page_size = 200, concurrency = 3, deadline = 1 * SCALE } do n = n + 1 end
+      end)
+      local elapsed = core.now() - t0
+      assert.is_false(ok)
+      assert.equal("timeout", err.kind)
+      assert.equal(400, n)
+      assert.is_true(elapsed < 1 * SCALE + SLACK, "took " .. elapsed .. " s")
+    end)
+
     it("does not wait for a Retry-After that ends after it", function()
       mock.faults { fault = "status", status = 429, headers = { ["Retry-After"] = "3" }, offset = 200 }
       local t0 = core.now()

@@ -62,7 +62,8 @@
  *   queue); they share the multi's connection cache, and finished easy handles go back to a small
  *   pool (8) for the next request. Nothing here blocks except m:wait.
  *
- *   local req = m:add(url [, header_lines])   -- starts a GET (header_lines as for s:get)
+ *   local req = m:add(url [, header_lines [, timeout_override]])
+ *                   -- starts a GET (header_lines and timeout_override as for s:get)
  *     req:id()        integer, unique in this multi, increasing from 1
  *     req:state()     "running" | "done" | "cancelled"
  *     req:result()    status, hdrs | nil, kind, message, curl_code      (as s:get)

@@ -255,13 +255,15 @@ static int multi_new(lua_State *L) {
   return 1;
 }
 
-/* m:add(url [, header_lines]) -> request */
+/* m:add(url [, header_lines [, timeout_override]]) -> request */
 static int multi_add(lua_State *L) {
   ad_multi *m = multi_check(L);
   ad_request *r;
   CURLMcode mc;
-  lua_settop(L, 3); /* the request is pushed at 4: keep index 3 the (maybe nil) header lines */
+  long timeout_ms;
+  lua_settop(L, 4); /* the request is pushed at 5: keep index 3 the (maybe nil) header lines */
   ad_http_check_request(L, 2, 3);
+  timeout_ms = ad_http_timeout_arg(L, 4);
   /* Reserve now what completion needs later, when nothing may fail. */
   /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers; sizeof *p is right */
   if (grow((void **)&m->active, &m->cap_active, m->nactive + 1, sizeof *m->active) != 0 ||
@@ -281,6 +283,8 @@ static int multi_add(lua_State *L) {
   r->m = m;
   ad_xfer_bind(&r->x, r->x.easy);
   curl_easy_setopt(r->x.easy, CURLOPT_PRIVATE, (void *)r);
+  /* Pooled handles keep the last request's options: set the timeout every time. */
+  curl_easy_setopt(r->x.easy, CURLOPT_TIMEOUT_MS, timeout_ms >= 0 ? timeout_ms : m->opts.timeout_ms);
   if (ad_xfer_prepare(&r->x, L, 2, 3) != 0) {
     request_detach(r, REQ_CANCELLED);
     return luaL_error(L, "not enough memory");

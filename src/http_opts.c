@@ -177,3 +177,19 @@ CURL *ad_http_easy_new(const ad_http_opts *o) {
   }
   return e;
 }
+
+/* Longest per-call timeout accepted, as for the options: seconds * 1000 fits a 32-bit long. */
+#define MAX_OVERRIDE_SECONDS 2000000.0
+
+long ad_http_timeout_arg(lua_State *L, int idx) {
+  double v;
+  long ms;
+  if (lua_isnoneornil(L, idx)) return -1;
+  if (lua_type(L, idx) != LUA_TNUMBER)
+    luaL_argerror(L, idx, "timeout_override must be a number of seconds");
+  v = (double)lua_tonumber(L, idx);
+  if (!(v > 0.0 && v <= MAX_OVERRIDE_SECONDS)) /* also rejects NaN */
+    luaL_argerror(L, idx, "timeout_override must be > 0 and at most 2000000 seconds");
+  ms = (long)(v * 1000.0 + 0.5);
+  return ms > 0 ? ms : 1;
+}

@@ -58,24 +58,6 @@ static int session_new(lua_State *L) {
   return 1;
 }
 
-/* Longest per-call timeout accepted, as for the options: seconds * 1000 fits a 32-bit long. */
-#define MAX_OVERRIDE_SECONDS 2000000.0
-
-/* The optional per-call timeout at idx (seconds, > 0) -> milliseconds (never 0, which would mean
- * "no limit" to libcurl), or -1 when absent. Raises on misuse; allocates nothing. */
-static long session_timeout_arg(lua_State *L, int idx) {
-  double v;
-  long ms;
-  if (lua_isnoneornil(L, idx)) return -1;
-  if (lua_type(L, idx) != LUA_TNUMBER)
-    luaL_argerror(L, idx, "timeout_override must be a number of seconds");
-  v = (double)lua_tonumber(L, idx);
-  if (!(v > 0.0 && v <= MAX_OVERRIDE_SECONDS)) /* also rejects NaN */
-    luaL_argerror(L, idx, "timeout_override must be > 0 and at most 2000000 seconds");
-  ms = (long)(v * 1000.0 + 0.5);
-  return ms > 0 ? ms : 1;
-}
-
 /* s:get(url [, header_lines [, timeout_override]])
  *   -> status, headers | nil, kind, message, curl_code */
 static int session_get(lua_State *L) {
@@ -84,7 +66,7 @@ static int session_get(lua_State *L) {
   long timeout_ms;
   lua_settop(L, 4);
   ad_http_check_request(L, 2, 3);
-  timeout_ms = session_timeout_arg(L, 4);
+  timeout_ms = ad_http_timeout_arg(L, 4);
   if (ad_xfer_prepare(&s->x, L, 2, 3) != 0) return luaL_error(L, "not enough memory");
   /* Setting a long option never fails; the session's own timeout is put back right after. */
   if (timeout_ms >= 0) curl_easy_setopt(s->x.easy, CURLOPT_TIMEOUT_MS, timeout_ms);

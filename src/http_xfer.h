@@ -85,6 +85,10 @@ void ad_xfer_unbind(CURL *easy);
  * header lines (strings without NUL, CR or LF) at hdr_idx. Raises on misuse; allocates nothing. */
 void ad_http_check_request(lua_State *L, int url_idx, int hdr_idx);
 
+/* The optional per-call timeout at idx (seconds, > 0, at most 2000000) -> milliseconds (never 0,
+ * which would mean "no limit" to libcurl), or -1 when absent. Raises on misuse; allocates nothing. */
+long ad_http_timeout_arg(lua_State *L, int idx);
+
 /* Resets x for a new GET of the (already checked) arguments, still at the absolute indices
  * url_idx and hdr_idx, and sets them on x->easy (which must be bound to x). Returns 0, or -1
  * when out of memory; never raises. */

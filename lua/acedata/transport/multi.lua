@@ -24,8 +24,8 @@ function transport.curl_options(cfg)
 end
 
 --- One GET; yields to the loop until it is done.
-function transport:get(url, headers)
-  local req = self.loop.multi:add(url, headers)
+function transport:get(url, headers, timeout)
+  local req = self.loop.multi:add(url, headers, timeout)
   self.loop:wait_request(req)
   if req:state() ~= "done" then
     return nil, { kind = "network", message = "request cancelled" }

@@ -261,9 +261,9 @@ local function without_auth(lines)
 end
 
 --- One GET (see acedata.transport.curl for the interface).
-function transport:get(url, header_lines)
+function transport:get(url, header_lines, timeout)
   check_phase()
-  local deadline = core.now() + self.cfg.timeout
+  local deadline = core.now() + (timeout or self.cfg.timeout)
   for _ = 0, MAX_REDIRECTS do
     local status, headers, body = exchange(self, url, header_lines, deadline)
     if not status then return nil, headers end

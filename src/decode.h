@@ -14,7 +14,8 @@
 void ad_decode_open(lua_State *L);
 
 typedef struct ad_decode_opts {
-  int null_index; /* absolute stack index of the value used for JSON null; 0 => lightuserdata NULL */
+  int null_index; /* absolute stack index of the value used for JSON null; 0 => lightuserdata NULL
+                   */
   int array_mt;   /* nonzero => every decoded array gets core.array_mt as metatable */
 } ad_decode_opts;
 

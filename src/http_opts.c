@@ -31,8 +31,7 @@
 
 static void opts_type_error(lua_State *L, const char *what, const char *name,
                             const char *expected) {
-  luaL_error(L, "%s option '%s' must be %s (got %s)", what, name, expected,
-             luaL_typename(L, -1));
+  luaL_error(L, "%s option '%s' must be %s (got %s)", what, name, expected, luaL_typename(L, -1));
 }
 
 /* The value at the top as a number of seconds -> milliseconds; a positive value is never 0 ms

@@ -12,9 +12,9 @@
 #define SESSION_MT "acedata.session"
 
 typedef struct ad_session {
-  ad_xfer x;         /* x.easy == NULL once closed */
+  ad_xfer x; /* x.easy == NULL once closed */
   ad_http_opts opts;
-  long connects;     /* new connections over the session's lifetime */
+  long connects; /* new connections over the session's lifetime */
   int closed;
 } ad_session;
 
@@ -98,9 +98,9 @@ static int session_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg session_methods[] = {
-    {"get", session_get},   {"decode", session_decode}, {"body", session_body},
-    {"info", session_info}, {"close", session_close},   {NULL, NULL}};
+static const luaL_Reg session_methods[] = {{"get", session_get},     {"decode", session_decode},
+                                           {"body", session_body},   {"info", session_info},
+                                           {"close", session_close}, {NULL, NULL}};
 
 static const luaL_Reg session_meta[] = {{"__gc", session_close},
 #if LUA_VERSION_NUM >= 504

@@ -55,18 +55,18 @@ CURL *ad_http_easy_new(const ad_http_opts *o);
 /* ---- transfers (http_xfer.c) -------------------------------------------------------------- */
 
 typedef struct ad_xfer {
-  CURL *easy;                      /* owned by whoever embeds the xfer; NULL when none */
-  struct curl_slist *req_headers;  /* the request header lines while a request is prepared */
-  ad_strbuf body;                  /* response body (decoded content), the final response's */
-  ad_strbuf headers;               /* raw header lines of the final response */
+  CURL *easy;                     /* owned by whoever embeds the xfer; NULL when none */
+  struct curl_slist *req_headers; /* the request header lines while a request is prepared */
+  ad_strbuf body;                 /* response body (decoded content), the final response's */
+  ad_strbuf headers;              /* raw header lines of the final response */
   size_t max_body;
-  int overflow;                    /* 1 body, 2 headers: a limit made a callback abort */
-  int oom;                         /* a callback could not allocate */
-  CURLcode code;                   /* result of the last transfer */
-  long status;                     /* HTTP status of the last transfer, 0 on failure */
-  long connects;                   /* new connections the last transfer made */
-  double total_time;               /* seconds the last transfer took */
-  char *url;                       /* malloc'd effective URL of the last transfer, or NULL */
+  int overflow;      /* 1 body, 2 headers: a limit made a callback abort */
+  int oom;           /* a callback could not allocate */
+  CURLcode code;     /* result of the last transfer */
+  long status;       /* HTTP status of the last transfer, 0 on failure */
+  long connects;     /* new connections the last transfer made */
+  double total_time; /* seconds the last transfer took */
+  char *url;         /* malloc'd effective URL of the last transfer, or NULL */
   char errbuf[CURL_ERROR_SIZE];
 } ad_xfer;
 
@@ -86,7 +86,8 @@ void ad_xfer_unbind(CURL *easy);
 void ad_http_check_request(lua_State *L, int url_idx, int hdr_idx);
 
 /* The optional per-call timeout at idx (seconds, > 0, at most 2000000) -> milliseconds (never 0,
- * which would mean "no limit" to libcurl), or -1 when absent. Raises on misuse; allocates nothing. */
+ * which would mean "no limit" to libcurl), or -1 when absent. Raises on misuse; allocates nothing.
+ */
 long ad_http_timeout_arg(lua_State *L, int idx);
 
 /* Resets x for a new GET of the (already checked) arguments, still at the absolute indices

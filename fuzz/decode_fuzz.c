@@ -8,7 +8,8 @@
  *     ends in " at byte N" with N <= size; the stack holds nothing else afterwards;
  * Every 4th input runs with a small allocation budget derived from the input, so Lua memory
  * errors are raised at arbitrary points inside the decoder: only then may the call raise, the
- * state must stay usable and LeakSanitizer must find nothing. A full collection runs every 64 inputs.
+ * state must stay usable and LeakSanitizer must find nothing. A full collection runs every 64
+ * inputs.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -43,8 +43,8 @@
 #define MAX_DEPTH 1000
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
-#define HINT_MAX (1u << 20)  /* never pre-size a table beyond this many entries */
-#define SMALL_BUF 256        /* escaped strings / number tokens up to this size use the C stack */
+#define HINT_MAX (1u << 20) /* never pre-size a table beyond this many entries */
+#define SMALL_BUF 256       /* escaped strings / number tokens up to this size use the C stack */
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define AD_SWAR_CTZ 1
@@ -76,7 +76,7 @@ typedef struct {
  * (a KeyEnt field, the parent array's child hints, or NULL). */
 typedef struct {
   unsigned *hintp;
-  unsigned n; /* pairs / elements stored so far */
+  unsigned n;                    /* pairs / elements stored so far */
   unsigned child_obj, child_arr; /* arrays: size of the last object / array element */
   int kind;
 } Frame;
@@ -126,15 +126,20 @@ static size_t utf8_seq(cptr p, cptr end) {
   size_t avail = (size_t)(end - p);
   unsigned lo = 0x80, hi = 0xBF;
   size_t n, i;
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
   else if (c >= 0xE0 && c <= 0xEF) {
     n = 3;
-    if (c == 0xE0) lo = 0xA0;      /* overlong */
-    else if (c == 0xED) hi = 0x9F; /* UTF-16 surrogates */
+    if (c == 0xE0)
+      lo = 0xA0; /* overlong */
+    else if (c == 0xED)
+      hi = 0x9F; /* UTF-16 surrogates */
   } else if (c >= 0xF0 && c <= 0xF4) {
     n = 4;
-    if (c == 0xF0) lo = 0x90;      /* overlong */
-    else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+    if (c == 0xF0)
+      lo = 0x90; /* overlong */
+    else if (c == 0xF4)
+      hi = 0x8F; /* above U+10FFFF */
   } else
     return 0;
   if (avail < n) return 0;
@@ -236,7 +241,8 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
       break;
     }
     /* the quote ends the string unless an odd number of backslashes precede it */
-    for (b = r; b > q && b[-1] == '\\'; b--) {}
+    for (b = r; b > q && b[-1] == '\\'; b--) {
+    }
     if ((r - b) % 2 == 0) break;
     r++;
   }
@@ -251,32 +257,56 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
     /* *q == '\\' */
     if (end - q < 2) return fail(d, end, "unexpected end of input");
     switch (q[1]) {
-    case '"': *o++ = '"'; q += 2; break;
-    case '\\': *o++ = '\\'; q += 2; break;
-    case '/': *o++ = '/'; q += 2; break;
-    case 'b': *o++ = '\b'; q += 2; break;
-    case 'f': *o++ = '\f'; q += 2; break;
-    case 'n': *o++ = '\n'; q += 2; break;
-    case 'r': *o++ = '\r'; q += 2; break;
-    case 't': *o++ = '\t'; q += 2; break;
-    case 'u':
-      if (end - q < 6) return fail(d, end, "unexpected end of input");
-      u = hex4(q + 2);
-      if (u < 0) return fail(d, q, "invalid \\u escape");
-      cp = (unsigned long)u;
-      if (cp >= 0xD800 && cp <= 0xDFFF) {
-        long lo;
-        if (cp >= 0xDC00 || end - q < 12 || q[6] != '\\' || q[7] != 'u' ||
-            (lo = hex4(q + 8)) < 0xDC00 || lo > 0xDFFF)
-          return fail(d, q, "unpaired UTF-16 surrogate");
-        cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+      case '"':
+        *o++ = '"';
+        q += 2;
+        break;
+      case '\\':
+        *o++ = '\\';
+        q += 2;
+        break;
+      case '/':
+        *o++ = '/';
+        q += 2;
+        break;
+      case 'b':
+        *o++ = '\b';
+        q += 2;
+        break;
+      case 'f':
+        *o++ = '\f';
+        q += 2;
+        break;
+      case 'n':
+        *o++ = '\n';
+        q += 2;
+        break;
+      case 'r':
+        *o++ = '\r';
+        q += 2;
+        break;
+      case 't':
+        *o++ = '\t';
+        q += 2;
+        break;
+      case 'u':
+        if (end - q < 6) return fail(d, end, "unexpected end of input");
+        u = hex4(q + 2);
+        if (u < 0) return fail(d, q, "invalid \\u escape");
+        cp = (unsigned long)u;
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+          long lo;
+          if (cp >= 0xDC00 || end - q < 12 || q[6] != '\\' || q[7] != 'u' ||
+              (lo = hex4(q + 8)) < 0xDC00 || lo > 0xDFFF)
+            return fail(d, q, "unpaired UTF-16 surrogate");
+          cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+          q += 6;
+        }
         q += 6;
-      }
-      q += 6;
-      o = put_utf8(o, cp);
-      break;
-    default:
-      return fail(d, q, "invalid escape");
+        o = put_utf8(o, cp);
+        break;
+      default:
+        return fail(d, q, "invalid escape");
     }
     e = scan_string(d, q);
     if (e == NULL) return NULL;
@@ -461,8 +491,8 @@ static cptr skip_ws(cptr p, cptr end) {
 }
 
 /* Compact JSON has no whitespace: test one byte before calling out. */
-#define SKIP_WS()                                   \
-  do {                                              \
+#define SKIP_WS()                                  \
+  do {                                             \
     if (p < end && *p <= ' ') p = skip_ws(p, end); \
   } while (0)
 
@@ -484,79 +514,88 @@ value:
   SKIP_WS();
   if (unlikely(p >= end)) goto eof;
   switch (*p) {
-  case '"':
-    p = push_string(d, p + 1);
-    if (unlikely(p == NULL)) return 0;
-    break;
-  case '{':
-  case '[': {
-    unsigned *hintp;
-    int isobj = *p == '{';
-    if (unlikely(depth == MAX_DEPTH)) {
-      fail(d, p, "nesting deeper than 1000");
-      return 0;
-    }
-    /* table + key + value + scratch userdata */
-    if (unlikely(!lua_checkstack(L, 4))) {
-      fail(d, p, "nesting too deep for the Lua stack");
-      return 0;
-    }
-    if (f->kind == F_ARR)
-      hintp = isobj ? &f->child_obj : &f->child_arr;
-    else if (f->kind == F_OBJ && keyslot >= 0)
-      hintp = isobj ? &d->kc[keyslot].objhint : &d->kc[keyslot].arrhint;
-    else
-      hintp = NULL;
-    if (isobj)
-      lua_createtable(L, 0, hintp ? clamp_hint(*hintp) : 0);
-    else
-      lua_createtable(L, hintp ? clamp_hint(*hintp) : 0, 0);
-    f = &frames[++depth];
-    f->hintp = hintp;
-    f->n = 0;
-    p++;
-    SKIP_WS();
-    if (isobj) {
-      f->kind = F_OBJ;
-      if (p < end && *p == '}') {
-        p++;
-        goto close_obj;
+    case '"':
+      p = push_string(d, p + 1);
+      if (unlikely(p == NULL)) return 0;
+      break;
+    case '{':
+    case '[': {
+      unsigned *hintp;
+      int isobj = *p == '{';
+      if (unlikely(depth == MAX_DEPTH)) {
+        fail(d, p, "nesting deeper than 1000");
+        return 0;
       }
-      goto key;
-    }
-    f->kind = F_ARR;
-    f->child_obj = f->child_arr = 0;
-    if (p < end && *p == ']') {
+      /* table + key + value + scratch userdata */
+      if (unlikely(!lua_checkstack(L, 4))) {
+        fail(d, p, "nesting too deep for the Lua stack");
+        return 0;
+      }
+      if (f->kind == F_ARR)
+        hintp = isobj ? &f->child_obj : &f->child_arr;
+      else if (f->kind == F_OBJ && keyslot >= 0)
+        hintp = isobj ? &d->kc[keyslot].objhint : &d->kc[keyslot].arrhint;
+      else
+        hintp = NULL;
+      if (isobj)
+        lua_createtable(L, 0, hintp ? clamp_hint(*hintp) : 0);
+      else
+        lua_createtable(L, hintp ? clamp_hint(*hintp) : 0, 0);
+      f = &frames[++depth];
+      f->hintp = hintp;
+      f->n = 0;
       p++;
-      goto close_arr;
+      SKIP_WS();
+      if (isobj) {
+        f->kind = F_OBJ;
+        if (p < end && *p == '}') {
+          p++;
+          goto close_obj;
+        }
+        goto key;
+      }
+      f->kind = F_ARR;
+      f->child_obj = f->child_arr = 0;
+      if (p < end && *p == ']') {
+        p++;
+        goto close_arr;
+      }
+      goto value;
     }
-    goto value;
-  }
-  case 't':
-    if (end - p < 4 || memcmp(p, "true", 4) != 0) goto bad_value;
-    lua_pushboolean(L, 1);
-    p += 4;
-    break;
-  case 'f':
-    if (end - p < 5 || memcmp(p, "false", 5) != 0) goto bad_value;
-    lua_pushboolean(L, 0);
-    p += 5;
-    break;
-  case 'n':
-    if (end - p < 4 || memcmp(p, "null", 4) != 0) goto bad_value;
-    if (null_index)
-      lua_pushvalue(L, null_index);
-    else
-      lua_pushlightuserdata(L, NULL);
-    p += 4;
-    break;
-  case '-': case '0': case '1': case '2': case '3': case '4':
-  case '5': case '6': case '7': case '8': case '9':
-    p = push_number(d, p);
-    if (unlikely(p == NULL)) return 0;
-    break;
-  default:
-    goto bad_value;
+    case 't':
+      if (end - p < 4 || memcmp(p, "true", 4) != 0) goto bad_value;
+      lua_pushboolean(L, 1);
+      p += 4;
+      break;
+    case 'f':
+      if (end - p < 5 || memcmp(p, "false", 5) != 0) goto bad_value;
+      lua_pushboolean(L, 0);
+      p += 5;
+      break;
+    case 'n':
+      if (end - p < 4 || memcmp(p, "null", 4) != 0) goto bad_value;
+      if (null_index)
+        lua_pushvalue(L, null_index);
+      else
+        lua_pushlightuserdata(L, NULL);
+      p += 4;
+      break;
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+      p = push_number(d, p);
+      if (unlikely(p == NULL)) return 0;
+      break;
+    default:
+      goto bad_value;
   }
 
 after_value:

@@ -284,7 +284,8 @@ static int multi_add(lua_State *L) {
   ad_xfer_bind(&r->x, r->x.easy);
   curl_easy_setopt(r->x.easy, CURLOPT_PRIVATE, (void *)r);
   /* Pooled handles keep the last request's options: set the timeout every time. */
-  curl_easy_setopt(r->x.easy, CURLOPT_TIMEOUT_MS, timeout_ms >= 0 ? timeout_ms : m->opts.timeout_ms);
+  curl_easy_setopt(r->x.easy, CURLOPT_TIMEOUT_MS,
+                   timeout_ms >= 0 ? timeout_ms : m->opts.timeout_ms);
   if (ad_xfer_prepare(&r->x, L, 2, 3) != 0) {
     request_detach(r, REQ_CANCELLED);
     return luaL_error(L, "not enough memory");
@@ -318,8 +319,8 @@ static int multi_socket_action(lua_State *L) {
       return luaL_argerror(L, 3, "flags must be made of 'r', 'w' and 'e'");
   }
   if (fd < -1 || fd > INT_MAX) return luaL_argerror(L, 2, "not a file descriptor (or -1)");
-  mc = curl_multi_socket_action(m->multi, fd < 0 ? CURL_SOCKET_TIMEOUT : (curl_socket_t)fd,
-                                mask, &running);
+  mc = curl_multi_socket_action(m->multi, fd < 0 ? CURL_SOCKET_TIMEOUT : (curl_socket_t)fd, mask,
+                                &running);
   return multi_after(L, m, mc, running);
 }
 
@@ -484,7 +485,7 @@ static int request_id(lua_State *L) {
 /* req:status() -> "running" | "done" | "cancelled" */
 static int request_state(lua_State *L) {
   ad_request *r = request_check(L);
-  lua_pushstring(L, r->state == REQ_DONE ? "done"
+  lua_pushstring(L, r->state == REQ_DONE        ? "done"
                     : r->state == REQ_CANCELLED ? "cancelled"
                                                 : "running");
   return 1;
@@ -517,16 +518,12 @@ static int request_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg multi_methods[] = {{"add", multi_add},
-                                         {"socket_action", multi_socket_action},
-                                         {"perform", multi_perform},
-                                         {"wait", multi_wait},
-                                         {"timeout", multi_timeout},
-                                         {"poll_changes", multi_poll_changes},
-                                         {"done", multi_done},
-                                         {"info", multi_info},
-                                         {"close", multi_close},
-                                         {NULL, NULL}};
+static const luaL_Reg multi_methods[] = {
+    {"add", multi_add},         {"socket_action", multi_socket_action},
+    {"perform", multi_perform}, {"wait", multi_wait},
+    {"timeout", multi_timeout}, {"poll_changes", multi_poll_changes},
+    {"done", multi_done},       {"info", multi_info},
+    {"close", multi_close},     {NULL, NULL}};
 
 static const luaL_Reg multi_meta[] = {{"__gc", multi_close},
 #if LUA_VERSION_NUM >= 504
@@ -535,10 +532,10 @@ static const luaL_Reg multi_meta[] = {{"__gc", multi_close},
                                       {"__tostring", multi_tostring},
                                       {NULL, NULL}};
 
-static const luaL_Reg request_methods[] = {
-    {"result", request_result}, {"decode", request_decode}, {"body", request_body},
-    {"info", request_info},     {"id", request_id},         {"state", request_state},
-    {"cancel", request_cancel}, {NULL, NULL}};
+static const luaL_Reg request_methods[] = {{"result", request_result}, {"decode", request_decode},
+                                           {"body", request_body},     {"info", request_info},
+                                           {"id", request_id},         {"state", request_state},
+                                           {"cancel", request_cancel}, {NULL, NULL}};
 
 static const luaL_Reg request_meta[] = {{"__gc", request_gc},
 #if LUA_VERSION_NUM >= 504

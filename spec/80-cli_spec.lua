@@ -6,47 +6,16 @@ local cjson = require "cjson"
 local dataset = mock.dataset
 local N = 1000
 
-local function interpreter()
-  local i = -1
-  while arg and arg[i - 1] do i = i - 1 end
-  return arg and arg[i] or "lua"
-end
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local child = require "spec.helpers.child"
 
 --- Runs `acedata <argv…>`; returns stdout, stderr, exit status.
 -- env: variables to set (default: the mock's token and URL); a value false unsets one.
 local function acedata(argv, env)
-  local base = os.tmpname()
-  local envfile, out, err = base .. ".env", base .. ".out", base .. ".err"
   local vars = { ACEDATACLOUD_PLATFORM_TOKEN = mock.TOKEN, PLATFORM_API_BASE_URL = mock.url() }
   for k, v in pairs(env or {}) do vars[k] = v end
-  local f = assert(io.open(envfile, "w"))
-  for k, v in pairs(vars) do
-    if v then f:write("export ", k, "=", shell_quote(v), "\n") else f:write("unset ", k, "\n") end
-  end
-  f:close()
-  os.execute("chmod 600 " .. shell_quote(envfile))
-  local words = {}
-  for i, a in ipairs(argv) do words[i] = shell_quote(a) end
-  local cmd = "sh -c '. \"$0\"; shift; \"$@\" >" .. out .. " 2>" .. err .. "; echo \"$?\"' "
-    .. shell_quote(envfile) .. " x " .. shell_quote(interpreter()) .. " bin/acedata " .. table.concat(words, " ")
-  local p = assert(io.popen(cmd))
-  local status = tonumber(p:read("*a"):match("(%d+)"))
-  p:close()
-  local stdout, stderr = read(out), read(err)
-  os.remove(base); os.remove(envfile); os.remove(out); os.remove(err)
-  return stdout, stderr, status
+  local words = { child.interpreter(), "bin/acedata" }
+  for _, a in ipairs(argv) do words[#words + 1] = a end
+  return child.exec(words, vars)
 end
 
 local function lines(s, sep)
@@ -282,7 +251,7 @@ describe("acedata usage proxies", function()
     local out, err, status = acedata { "usage", "proxies", "--format", "csv", "--output", path, "--max-items", "10" }
     assert.equal(0, status, err)
     assert.equal("", out)
-    assert.equal(11, #parse_csv(read(path)))
+    assert.equal(11, #parse_csv(child.read(path)))
     os.remove(path)
   end)
 
@@ -294,7 +263,7 @@ describe("acedata usage proxies", function()
     assert.equal(1, status)
     assert.equal("", out)
     assert.matches("permission error %(HTTP 403%)", err)
-    assert.is_nil(read(path))
+    assert.is_nil(child.read(path))
   end)
 
   it("exits 1 on a wrong token, without ever showing it", function()

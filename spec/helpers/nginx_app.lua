@@ -10,27 +10,18 @@
 -- Everything lives in .tmp/openresty-<port>/ (conf/, logs/, tmp/, pid). The module is built for
 -- LuaJIT into build/luajit (nginx_app.build). Values of `env` reach nginx through a 0600 file
 -- sourced by sh, never a command line; nginx.conf names them with `env NAME;`.
+local child = require "spec.helpers.child"
 local socket = require "socket"
 
 local nginx_app = {}
 local App = {}
 App.__index = App
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote, read_file = child.quote, child.read
 
 local function sh(cmd)
   local ok = os.execute(cmd)
   return ok == true or ok == 0
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
 end
 
 local function write_file(path, text, mode)
@@ -216,10 +207,7 @@ function nginx_app.start(opts)
       env = opts.env, tls = opts.tls, server_extra = opts.server_extra,
     })
     write_file(prefix .. "/logs/error.log", "")
-    local envfile = prefix .. "/conf/env.sh"
-    local env_lines = {}
-    for k, v in pairs(opts.env or {}) do env_lines[#env_lines + 1] = "export " .. k .. "=" .. shell_quote(v) end
-    write_file(envfile, table.concat(env_lines, "\n") .. "\n", "600")
+    local envfile = child.env_file(prefix .. "/conf/env.sh", opts.env)
     -- LD_PRELOAD (a sanitizer run of the suite) must not reach nginx.
     local started = sh("sh -c '. \"$0\"; exec env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS "
       .. "nginx -p \"$1/\" -c \"$1/conf/nginx.conf\" -e \"$1/logs/error.log\"' "

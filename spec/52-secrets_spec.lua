@@ -103,6 +103,21 @@ describe("secrets", function()
     assert_clean(err2, "all{} with concurrency")
   end)
 
+  it("are scrubbed from a misuse error that quotes a value holding the token", function()
+    local ok, msg = pcall(function() mock.client().usage.proxies { created_at_from = "x" .. TOKEN } end)
+    assert.is_false(ok)
+    assert.matches("52%-secrets_spec%.lua:%d+: acedata: created_at_from must be an ISO 8601 time", msg)
+    assert.is_nil(msg:find(TOKEN, 1, true))
+    assert.equal(0, #mock.log())
+  end)
+
+  it("are scrubbed from the same misuse error raised by each{}", function()
+    local ok, msg = pcall(function() mock.client().usage.proxies.each { created_at_from = TOKEN } end)
+    assert.is_false(ok)
+    assert.matches("52%-secrets_spec%.lua:%d+: acedata: created_at_from", msg)
+    assert.is_nil(msg:find(TOKEN, 1, true))
+  end)
+
   it("are never logged by the mock (it only records whether a header was sent)", function()
     assert(mock.client().usage.proxies { limit = 1 })
     for _, e in ipairs(mock.log()) do

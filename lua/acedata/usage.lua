@@ -61,11 +61,13 @@ local function check_params(params, level)
 end
 
 --- Checks the list parameters as they will be encoded (user_id "me"/false aside), raising on misuse.
-local function check_filters(params, level)
+-- A message may quote a value: the token is scrubbed from it, should a caller pass it by mistake.
+local function check_filters(params, level, secret)
   local probe = {}
   for k, v in pairs(params) do probe[k] = v end
   if probe.user_id == "me" or probe.user_id == false then probe.user_id = nil end
-  query.encode(LIST_SCHEMA, probe, nil, level + 1)
+  local ok, err = pcall(query.encode, LIST_SCHEMA, probe, nil, level + 2)   -- + 2: pcall's frame
+  if not ok then error(errors.redact(err, secret), 0) end
 end
 
 --- Builds the functions for one client.
@@ -79,7 +81,7 @@ function usage.proxies_api(client)
 
   -- conn: the client, or its concurrent view (same options, a transport on a loop)
   local function list(params, deadline, level, conn)
-    check_filters(params, level + 1)    -- misuse raises before anything is sent (even GET me)
+    check_filters(params, level + 1, client.cfg.token)   -- misuse raises before anything is sent
     local p, err = with_user(client, params, level + 1, deadline)
     if not p then return nil, err end
     local qs = query.encode(LIST_SCHEMA, p, nil, level + 1)
@@ -105,7 +107,7 @@ function usage.proxies_api(client)
     if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
       fail("deadline must be a positive number of seconds", level + 1)
     end
-    check_filters(filters, level + 1)
+    check_filters(filters, level + 1, client.cfg.token)
     local deadline = opts.deadline and client.transport:now() + opts.deadline or default_deadline()
     local first_err
     filters, first_err = with_user(client, filters, level + 1, deadline)

@@ -3,12 +3,14 @@
  *   decode.c  JSON bytes -> Lua tables       (core.decode, core.null, core.array_mt)
  *   http.c    one HTTP exchange over libcurl (core.session, core.curl_version, core.multi ...)
  *   clock.c   core.now (monotonic) and core.sleep, for backoff between retries
+ *   page.c    core.fresh: the duplicate check paging does on every page
  * The Lua layer (lua/acedata/) holds all policy: paging, retries, errors.
  */
 #include "clock.h"
 #include "compat.h"
 #include "decode.h"
 #include "http.h"
+#include "page.h"
 
 #ifndef ACEDATA_VERSION
 #define ACEDATA_VERSION "0.0.0"
@@ -23,5 +25,6 @@ int luaopen_acedata_core(lua_State *L) {
   ad_clock_open(L);
   ad_decode_open(L);
   ad_http_open(L);
+  ad_page_open(L);
   return 1;
 }

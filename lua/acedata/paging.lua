@@ -9,7 +9,10 @@
 -- fetches of a newest-first listing, the offset also skips ahead by the growth.
 -- @module acedata.paging
 
+local core = require "acedata.core"
 local errors = require "acedata.errors"
+
+local fresh_records = core.fresh   -- (page records, previous page's id set) -> fresh, id set, dups
 
 local paging = {}
 
@@ -28,7 +31,7 @@ function paging.each(fetch, opts)
   local planned                        -- with ahead: the offset of the next page to plan
   local queue = {}                     -- with ahead: tasks of planned pages, in order
   local records, index, n = {}, 1, 0   -- the current page, the next record in it, its size
-  local prev_seen = {}                 -- ids of the previous page
+  local prev_seen                      -- ids of the previous page (a set)
   local count                          -- the server's count at the last page
   local yielded, skipped = 0, 0      -- records yielded, and dropped as already seen
   local finished = max_items == 0
@@ -90,17 +93,8 @@ function paging.each(fetch, opts)
         planned = offset + #got
         plan()                          -- the next pages start on their way now
       end
-      local seen, fresh = {}, {}
-      for i = 1, #got do
-        local rec = got[i]
-        local id = type(rec) == "table" and rec.id or nil
-        if id == nil or not (prev_seen[id] or seen[id]) then
-          fresh[#fresh + 1] = rec
-        else
-          skipped = skipped + 1
-        end
-        if id ~= nil then seen[id] = true end
-      end
+      local fresh, seen, dups = fresh_records(got, prev_seen)
+      skipped = skipped + dups
       prev_seen = seen
       offset = offset + #got
       if opts.newest_first and grown > #got then offset = offset + (grown - #got) end

@@ -1,0 +1,12 @@
+/*
+ * core.fresh: the per-page bookkeeping of acedata.paging, in C because it runs for every record.
+ */
+#ifndef ACEDATA_PAGE_H
+#define ACEDATA_PAGE_H
+
+#include <lua.h>
+
+/* Sets core.fresh into the table at the stack top. */
+void ad_page_open(lua_State *L);
+
+#endif

@@ -334,6 +334,69 @@ describe("acedata.decode", function()
     end)
   end)
 
+  describe("fields option", function()
+    local PAGE = '{"count":2,"items":[{"id":"a","amount":1.5,"service":{"id":"s","name":"S"},"tags":[1,2]},'
+      .. '{"id":"b","amount":2,"service":{"id":"t","name":"T"},"tags":[]}],"next":{"id":"n","x":1}}'
+
+    it("keeps only the listed keys in each record of a page", function()
+      local v = decode(PAGE, { fields = { "id", "amount" } })
+      assert.same({ { id = "a", amount = 1.5 }, { id = "b", amount = 2 } }, v.items)
+    end)
+
+    it("keeps a listed object or array whole", function()
+      local v = decode(PAGE, { fields = { "service", "tags" } })
+      assert.same({ service = { id = "s", name = "S" }, tags = { 1, 2 } }, v.items[1])
+      assert.same({ service = { id = "t", name = "T" }, tags = {} }, v.items[2])
+    end)
+
+    it("leaves the page's own keys and objects outside the records alone", function()
+      local v = decode(PAGE, { fields = { "amount" } })
+      assert.equal(2, v.count)
+      assert.same({ id = "n", x = 1 }, v.next)
+    end)
+
+    it("does not filter a document that is a single record", function()
+      assert.same({ id = "a", amount = 1 }, decode('{"id":"a","amount":1}', { fields = { "id" } }))
+    end)
+
+    it("applies to the results shape too", function()
+      local v = decode('{"count":1,"results":[{"id":"a","x":[{"y":1}],"z":2}]}', { fields = { "z" } })
+      assert.same({ { z = 2 } }, v.results)
+    end)
+
+    it("gives a record none of whose keys are listed as an empty table", function()
+      assert.same({ {} }, decode('{"items":[{"a":1,"b":"c"}]}', { fields = { "zzz" } }).items)
+    end)
+
+    it("works with the null and array_mt options", function()
+      local v = decode('{"items":[{"a":null,"b":[],"c":null}]}', { fields = { "a", "b" }, null = false, array_mt = true })
+      assert.is_false(v.items[1].a)
+      assert.equal(core.array_mt, getmetatable(v.items[1].b))
+      assert.is_nil(v.items[1].c)
+    end)
+
+    it("rejects malformed JSON in a dropped value with the same message as without fields", function()
+      for _, doc in ipairs {
+        '{"items":[{"a":[1,2,}]}', '{"items":[{"a":"\\ud800"}]}', '{"items":[{"a":tru}]}',
+        '{"items":[{"a":{"k" 1}}]}', '{"items":[{"a":01}]}', '{"items":[{"a":[', '{"items":[{"a":"\255"}]}',
+        '{"items":[{"a":{"b":1,}}]}', '{"items":[{"a":1 "b":2}]}', '{"items":[{"a":"x\n"}]}',
+        '{"items":[{"a":' .. ("["):rep(1000) .. ("]"):rep(1000) .. '}]}',
+      } do
+        local plain = err_of(doc)
+        assert.equal(plain, err_of(doc, { fields = { "b" } }))
+      end
+    end)
+
+    it("is an array of strings, or an error is raised", function()
+      assert.has_error(function() decode("{}", { fields = "id" }) end,
+        "acedata.decode: option 'fields' must be an array of strings, got string")
+      assert.has_error(function() decode("{}", { fields = { "id", 5 } }) end,
+        "acedata.decode: option 'fields' must hold strings, got number at [2]")
+      assert.has_error(function() decode("{}", { fields = { id = true } }) end,
+        "acedata.decode: option 'fields' must be an array of strings")
+    end)
+  end)
+
   describe("errors", function()
     it("names the 0-based byte offset of the problem", function()
       assert.equal("expected string key at byte 7", err_of('{"a":1,}'))

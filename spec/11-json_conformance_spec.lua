@@ -80,5 +80,23 @@ describe("acedata.decode", function()
         end)
       end
     end
+
+    -- The fields option skips the values a record drops without making them: they must still be
+    -- checked exactly as if they were decoded. Each file is wrapped as the dropped field of a
+    -- record; with and without fields, the verdict and the message must be the same.
+    it("checks a value that fields drops exactly as one it decodes, for every file", function()
+      local mismatches = {}
+      for _, name in ipairs(names) do
+        local doc = '{"count":1,"items":[{"dropped":' .. slurp(dir .. "/" .. name) .. ',"kept":1}]}'
+        local v1, e1 = core.decode(doc)
+        local v2, e2 = core.decode(doc, { fields = { "kept" } })
+        if (v1 == nil) ~= (v2 == nil) or e1 ~= e2 then
+          mismatches[#mismatches + 1] = ("%s: %s / %s"):format(name, tostring(e1), tostring(e2))
+        elseif v2 ~= nil and v2.items[1].dropped ~= nil then
+          mismatches[#mismatches + 1] = name .. ": the dropped field was kept"
+        end
+      end
+      assert.same({}, mismatches)
+    end)
   end)
 end)

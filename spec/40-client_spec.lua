@@ -69,6 +69,14 @@ describe("acedata", function()
         { page.results[1].id, page.results[2].id, page.results[3].id })
     end)
 
+    it("keeps only the fields asked for, and id, in each record of the page", function()
+      local page = assert(mock.client().usage.proxies { limit = 3, fields = { "created_at" } })
+      local want = newest_first(N)
+      assert.equal(N, page.count)
+      for i = 1, 3 do assert.same({ id = want[i].id, created_at = want[i].created_at }, page.results[i]) end
+      assert.is_nil(list_requests()[1].args:find("fields", 1, true))
+    end)
+
     it("accepts the documented results shape as well as items", function()
       mock.config { shape = "results" }
       local page = assert(mock.client().usage.proxies { limit = 2 })
@@ -305,6 +313,38 @@ describe("acedata", function()
       assert.is_false(ok)
       assert.same({ "server", 500, 2 }, { err.kind, err.status, err.attempts })
       assert.equal(100, n)
+    end)
+
+    it("gives records with only the fields asked for, and id", function()
+      local want, i = newest_first(N), 0
+      for rec in mock.client().usage.proxies.each { page_size = 100, fields = { "deducted_amount", "service" } } do
+        i = i + 1
+        assert.same({ id = want[i].id, deducted_amount = want[i].deducted_amount, service = want[i].service }, rec)
+      end
+      assert.equal(N, i)
+    end)
+
+    it("totals exactly with fields, sequentially and with concurrency", function()
+      for _, opts in ipairs { {}, { concurrency = 3 }, { prefetch = 1 } } do
+        local sum, n = 0, 0
+        opts.page_size, opts.fields = 40, { "deducted_amount" }
+        for rec in mock.client().usage.proxies.each(opts) do sum, n = sum + rec.deducted_amount, n + 1 end
+        assert.equal(N, n)
+        assert.equal(dataset.totals(N).deducted, sum)
+      end
+    end)
+
+    it("raises on fields that are not an array of field names, before sending anything", function()
+      local proxies = mock.client().usage.proxies
+      assert.has_error(function() proxies.each { fields = "id" } end,
+        "acedata: fields must be a non-empty array of field names, got string")
+      assert.has_error(function() proxies.each { fields = {} } end,
+        "acedata: fields must be a non-empty array of field names, got an empty table")
+      assert.has_error(function() proxies.each { fields = { "id", 3 } } end,
+        "acedata: fields[2] must be a non-empty string, got number")
+      assert.has_error(function() proxies.each { fields = { "id", x = 1 } } end,
+        "acedata: fields must be an array of field names (keys 1..n only)")
+      assert.equal(0, #mock.log())
     end)
 
     it("checks its parameters before sending anything", function()

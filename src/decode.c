@@ -7,6 +7,9 @@
  *                    from here; C callers can pass a stack index holding nil (see decode.h).
  *     opts.array_mt  boolean: give every decoded array core.array_mt as metatable, so that an
  *                    empty array can be told from an empty object.
+ *     opts.fields    array of strings: the records of a page (the objects in an array held by the
+ *                    top-level object) keep only these keys; the rest of each record is checked
+ *                    but not made into Lua values. Everything else decodes as usual.
  *   Malformed JSON is a return value; misuse (s not a string, unknown option, wrong option
  *   type) raises an error.
  */
@@ -15,10 +18,37 @@
 #include "compat.h"
 #include "decode.h"
 
+/* Pushes the set made from the array of names at idx (the `fields` option), raising on misuse. */
+static void push_fields_set(lua_State *L, int idx) {
+  size_t n = lua_rawlen(L, idx), i, count = 0;
+  int set;
+  lua_createtable(L, 0, n < 256 ? (int)n : 256);
+  set = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) { /* only the keys 1..n: an array, not a set or a map */
+    lua_Number k = lua_type(L, -2) == LUA_TNUMBER ? lua_tonumber(L, -2) : 0;
+    if (!(k >= 1 && k <= (lua_Number)n && k == (lua_Number)(size_t)k))
+      luaL_error(L, "acedata.decode: option 'fields' must be an array of strings");
+    count++;
+    lua_pop(L, 1);
+  }
+  if (count != n) luaL_error(L, "acedata.decode: option 'fields' must be an array of strings");
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, (int)i);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "acedata.decode: option 'fields' must hold strings, got %s at [%d]",
+                 luaL_typename(L, -1), (int)i);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, set);
+  }
+}
+
 void ad_decode_checkopts(lua_State *L, int idx, ad_decode_opts *o) {
   o->null_index = 0;
   o->array_mt = 0;
+  o->fields_index = 0;
   if (lua_isnoneornil(L, idx)) {
+    lua_pushnil(L);
     lua_pushnil(L);
     return;
   }
@@ -27,7 +57,8 @@ void ad_decode_checkopts(lua_State *L, int idx, ad_decode_opts *o) {
   lua_pushnil(L);
   while (lua_next(L, idx) != 0) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    if (k == NULL || (strcmp(k, "null") != 0 && strcmp(k, "array_mt") != 0)) {
+    if (k == NULL ||
+        (strcmp(k, "null") != 0 && strcmp(k, "array_mt") != 0 && strcmp(k, "fields") != 0)) {
       if (k != NULL) luaL_error(L, "acedata.decode: unknown option '%s'", k);
       luaL_error(L, "acedata.decode: unknown option (a %s key)", luaL_typename(L, -2));
     }
@@ -43,6 +74,15 @@ void ad_decode_checkopts(lua_State *L, int idx, ad_decode_opts *o) {
   lua_pushliteral(L, "null");
   lua_rawget(L, idx);
   if (!lua_isnil(L, -1)) o->null_index = lua_gettop(L);
+  lua_pushliteral(L, "fields");
+  lua_rawget(L, idx);
+  if (lua_isnil(L, -1)) return; /* the second value: nil */
+  if (lua_type(L, -1) != LUA_TTABLE)
+    luaL_error(L, "acedata.decode: option 'fields' must be an array of strings, got %s",
+               luaL_typename(L, -1));
+  push_fields_set(L, lua_gettop(L));
+  lua_replace(L, -2);
+  o->fields_index = lua_gettop(L);
 }
 
 static int l_decode(lua_State *L) {

@@ -14,9 +14,12 @@
 void ad_decode_open(lua_State *L);
 
 typedef struct ad_decode_opts {
-  int null_index; /* absolute stack index of the value used for JSON null; 0 => lightuserdata NULL
-                   */
-  int array_mt;   /* nonzero => every decoded array gets core.array_mt as metatable */
+  int null_index;   /* absolute stack index of the value used for JSON null; 0 => lightuserdata NULL
+                     */
+  int array_mt;     /* nonzero => every decoded array gets core.array_mt as metatable */
+  int fields_index; /* absolute stack index of a set (name -> true) of the keys kept in records:
+                       objects that are elements of an array held by the top-level object; 0 =>
+                       every key */
 } ad_decode_opts;
 
 /*
@@ -30,9 +33,10 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
 
 /*
  * Reads core.decode's options table at idx (or none/nil: defaults) into o, raising on misuse
- * (not a table, unknown key, non-boolean array_mt). Always pushes exactly one value: the null
- * value to use (o->null_index is then its index) or nil. For C callers that take the same
- * options as core.decode, e.g. session:decode([opts]).
+ * (not a table, unknown key, non-boolean array_mt, fields not an array of strings). Always pushes
+ * exactly two values: the null value to use (o->null_index is then its index) or nil, and the set
+ * made from `fields` (o->fields_index) or nil. For C callers that take the same options as
+ * core.decode, e.g. session:decode([opts]).
  */
 void ad_decode_checkopts(lua_State *L, int idx, ad_decode_opts *o);
 

@@ -13,6 +13,10 @@
  *    Out-of-range exponents give +-inf or +-0.0, as strtod. On 5.1/5.2/LuaJIT every number is a
  *    lua_Number (double), correctly rounded.
  *  - A byte-order mark is not whitespace: it is rejected like any other stray byte.
+ *  - With opts->fields_index (a set of names), the objects that are elements of an array held by
+ *    the top-level object (the records of an API page: {"count":..,"items":[{record},..]}) keep
+ *    only the keys in the set. The other values are still checked exactly as if they were
+ *    decoded (same errors, same offsets), only no Lua value is made for them.
  *
  * Speed: the cost of decoding is creating tables and strings, so the parser does little else:
  *  - one loop with an explicit frame stack (no recursion, no indirect calls);
@@ -64,12 +68,14 @@ typedef const unsigned char *cptr;
 
 enum { F_TOP, F_OBJ, F_ARR };
 
-/* One interned key: its bytes (owned by the Lua string in stack slot kc_base + index) and the
- * sizes of the last object/array seen as its value. */
+/* One interned key: its bytes (owned by the Lua string in stack slot kc_base + index), the
+ * sizes of the last object/array seen as its value, and whether a record keeps it (-1: not
+ * looked up yet; see opts->fields_index). */
 typedef struct {
   const char *s;
   size_t len;
   unsigned objhint, arrhint;
+  int keep;
 } KeyEnt;
 
 /* One open container. hintp points at the hint this container's final size is written back to
@@ -79,6 +85,7 @@ typedef struct {
   unsigned n;                    /* pairs / elements stored so far */
   unsigned child_obj, child_arr; /* arrays: size of the last object / array element */
   int kind;
+  int filter; /* objects: a record whose keys are filtered by opts->fields_index */
 } Frame;
 
 typedef struct {
@@ -89,7 +96,8 @@ typedef struct {
   int scratch_slot; /* stack slot of the scratch userdata (nil until needed) */
   char *scratch;
   size_t scratch_cap;
-  int kc_base; /* stack slot of key cache entry 0 */
+  int kc_base;      /* stack slot of key cache entry 0 */
+  int fields_index; /* stack slot of the set of record keys to keep, 0 for all */
   KeyEnt kc[KC_SLOTS];
   char small[SMALL_BUF];
 } D;
@@ -372,6 +380,7 @@ static cptr push_key(D *d, cptr p, int *slot) {
     e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
     e->len = n;
     e->objhint = e->arrhint = 0;
+    e->keep = -1;
   }
   *slot = (int)h;
   return q + 1;
@@ -498,6 +507,127 @@ static cptr skip_ws(cptr p, cptr end) {
 
 static int clamp_hint(unsigned h) { return (int)(h < HINT_MAX ? h : HINT_MAX); }
 
+/* Checks the string whose content starts at p and returns the position after it; NULL on error. */
+static cptr skip_string(D *d, cptr p) {
+  cptr q = scan_string(d, p);
+  if (q == NULL) return NULL;
+  if (likely(*q == '"')) return q + 1;
+  q = push_escaped(d, p, q); /* rare: escapes are checked by the code that decodes them */
+  if (q != NULL) lua_pop(d->L, 1);
+  return q;
+}
+
+/*
+ * Checks the value at p without making it, exactly as parse() would check it (the same errors
+ * at the same offsets), and returns the position after it; NULL on error. depth: the containers
+ * open around it.
+ */
+static cptr skip_value(D *d, cptr p, int depth) {
+  cptr end = d->end;
+  unsigned char isobj[MAX_DEPTH];
+  int top = 0;
+value:
+  SKIP_WS();
+  if (unlikely(p >= end)) return fail(d, end, "unexpected end of input");
+  switch (*p) {
+    case '"':
+      p = skip_string(d, p + 1);
+      if (unlikely(p == NULL)) return NULL;
+      break;
+    case '{':
+    case '[':
+      if (unlikely(depth + top == MAX_DEPTH)) return fail(d, p, "nesting deeper than 1000");
+      isobj[top++] = *p == '{';
+      p++;
+      SKIP_WS();
+      if (isobj[top - 1]) {
+        if (p < end && *p == '}') {
+          p++;
+          top--;
+          break;
+        }
+        goto key;
+      }
+      if (p < end && *p == ']') {
+        p++;
+        top--;
+        break;
+      }
+      goto value;
+    case 't':
+      if (end - p < 4 || memcmp(p, "true", 4) != 0) return fail(d, p, "expected value");
+      p += 4;
+      break;
+    case 'f':
+      if (end - p < 5 || memcmp(p, "false", 5) != 0) return fail(d, p, "expected value");
+      p += 5;
+      break;
+    case 'n':
+      if (end - p < 4 || memcmp(p, "null", 4) != 0) return fail(d, p, "expected value");
+      p += 4;
+      break;
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+      p = push_number(d, p); /* a number is no allocation: check it the one way there is */
+      if (unlikely(p == NULL)) return NULL;
+      lua_pop(d->L, 1);
+      break;
+    default:
+      return fail(d, p, "expected value");
+  }
+  /* after a value */
+  while (top > 0) {
+    SKIP_WS();
+    if (likely(p < end && *p == ',')) {
+      p++;
+      if (isobj[top - 1]) {
+        SKIP_WS();
+        goto key;
+      }
+      goto value;
+    }
+    if (likely(p < end && *p == (isobj[top - 1] ? '}' : ']'))) {
+      p++;
+      top--;
+      continue;
+    }
+    if (p >= end) return fail(d, end, "unexpected end of input");
+    return fail(d, p, isobj[top - 1] ? "expected ',' or '}'" : "expected ',' or ']'");
+  }
+  return p;
+key:
+  if (unlikely(p >= end)) return fail(d, end, "unexpected end of input");
+  if (unlikely(*p != '"')) return fail(d, p, "expected string key");
+  p = skip_string(d, p + 1);
+  if (unlikely(p == NULL)) return NULL;
+  SKIP_WS();
+  if (unlikely(p >= end)) return fail(d, end, "unexpected end of input");
+  if (unlikely(*p != ':')) return fail(d, p, "expected ':'");
+  p++;
+  goto value;
+}
+
+/* Does a filtered record keep the key at the stack top (cache slot `slot`, -1 for none)? */
+static int keep_key(D *d, int slot) {
+  int keep;
+  if (slot >= 0 && d->kc[slot].keep >= 0) return d->kc[slot].keep;
+  lua_pushvalue(d->L, -1);
+  lua_rawget(d->L, d->fields_index);
+  keep = lua_toboolean(d->L, -1);
+  lua_pop(d->L, 1);
+  if (slot >= 0) d->kc[slot].keep = keep;
+  return keep;
+}
+
 /* The main loop; on success exactly one value has been pushed and 1 is returned. */
 static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   lua_State *L = d->L;
@@ -509,6 +639,7 @@ static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
 
   f->kind = F_TOP;
   f->hintp = NULL;
+  f->filter = 0;
 
 value:
   SKIP_WS();
@@ -548,6 +679,8 @@ value:
       SKIP_WS();
       if (isobj) {
         f->kind = F_OBJ;
+        f->filter =
+            d->fields_index && depth == 3 && frames[2].kind == F_ARR && frames[1].kind == F_OBJ;
         if (p < end && *p == '}') {
           p++;
           goto close_obj;
@@ -555,6 +688,7 @@ value:
         goto key;
       }
       f->kind = F_ARR;
+      f->filter = 0;
       f->child_obj = f->child_arr = 0;
       if (p < end && *p == ']') {
         p++;
@@ -659,6 +793,24 @@ key:
     return 0;
   }
   p++;
+  if (f->filter && !keep_key(d, keyslot)) {
+    lua_pop(L, 1);
+    p = skip_value(d, p, depth);
+    if (unlikely(p == NULL)) return 0;
+    SKIP_WS();
+    if (likely(p < end && *p == ',')) {
+      p++;
+      SKIP_WS();
+      goto key;
+    }
+    if (likely(p < end && *p == '}')) {
+      p++;
+      goto close_obj;
+    }
+    if (p >= end) goto eof;
+    fail(d, p, "expected ',' or '}'");
+    return 0;
+  }
   goto value;
 
 close_obj:
@@ -698,6 +850,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.scratch = NULL;
   d.scratch_cap = 0;
   d.scratch_slot = base + 1;
+  d.fields_index = opts ? opts->fields_index : 0;
   lua_pushnil(L); /* scratch slot, later the result slot */
   if (opts && opts->array_mt) {
     luaL_getmetatable(L, AD_ARRAY_MT);
@@ -712,6 +865,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   for (i = 0; i < KC_SLOTS; i++) {
     d.kc[i].s = NULL;
     d.kc[i].len = (size_t)-1;
+    d.kc[i].keep = -1;
   }
 
   if (parse(&d, opts, mt_slot)) {

@@ -303,7 +303,7 @@ int ad_xfer_push_result(lua_State *L, ad_xfer *x) {
  * ad_decode_checkopts, so s:decode(opts) and core.decode(s, opts) agree exactly). */
 int ad_xfer_push_decode(lua_State *L, ad_xfer *x, int opts_idx) {
   ad_decode_opts opts;
-  ad_decode_checkopts(L, opts_idx, &opts); /* pushes the null value or nil */
+  ad_decode_checkopts(L, opts_idx, &opts); /* pushes the null value and the fields set */
   return ad_decode(L, x->body.data != NULL ? x->body.data : "", x->body.len, &opts);
 }
 

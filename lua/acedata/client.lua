@@ -66,8 +66,8 @@ function client.new(opts)
 end
 
 --- One GET with retries; returns the decoded body or nil, err.
-function Client:get(url, deadline)
-  return request.get(self, url, deadline)
+function Client:get(url, deadline, decode_opts)
+  return request.get(self, url, deadline, decode_opts)
 end
 
 --- The caller's user id, asked once per client.

@@ -42,8 +42,9 @@ end
 -- @tparam string url
 -- @tparam[opt] number deadline monotonic time after which no new attempt starts; an attempt
 --   started before it is given at most the time that is left
+-- @tparam[opt] table decode_opts core.decode's options for the body (`fields`)
 -- @return body, nil, attempts; or nil and an error (`err.attempts` is always set)
-function request.get(client, url, deadline)
+function request.get(client, url, deadline, decode_opts)
   local cfg, t = client.cfg, client.transport
   local ctx = { url = url, attempts = 0, secret = cfg.token }
   local shared = client.shared
@@ -62,7 +63,7 @@ function request.get(client, url, deadline)
       if left < cfg.timeout then timeout = left end
     end
     ctx.attempts = ctx.attempts + 1
-    local res, terr = t:get(url, client.headers, timeout)
+    local res, terr = t:get(url, client.headers, timeout, decode_opts)
     local body, err = outcome(res, terr, ctx)
     if err == nil then return body, nil, ctx.attempts end
     last_err = err

@@ -20,7 +20,7 @@ for k, v in pairs(usage.FILTERS) do LIST_SCHEMA[k] = v end
 
 --- Names `each{}`/`all{}` take on top of the filters.
 local ITER_OPTIONS = { page_size = true, max_items = true, offset = true, deadline = true,
-                       prefetch = true, concurrency = true }
+                       prefetch = true, concurrency = true, fields = true }
 
 local function fail(msg, level)
   error("acedata: " .. msg, level + 1)
@@ -54,6 +54,29 @@ local function with_user(client, params, level, deadline)
   return out
 end
 
+--- The decoder options for `fields = {"name", …}`: records keep only these keys, and `id` (paging
+-- needs it to skip records shifted between pages). nil when every field is wanted.
+local function decode_opts_for(fields, level)
+  if fields == nil then return nil end
+  if type(fields) ~= "table" or #fields == 0 then
+    local got = type(fields) == "table" and "an empty table" or type(fields)
+    fail("fields must be a non-empty array of field names, got " .. got, level + 1)
+  end
+  local list, has_id, n = {}, false, 0
+  for _ in pairs(fields) do n = n + 1 end
+  if n ~= #fields then fail("fields must be an array of field names (keys 1..n only)", level + 1) end
+  for i = 1, #fields do
+    local name = fields[i]
+    if type(name) ~= "string" or name == "" then
+      fail(("fields[%d] must be a non-empty string, got %s"):format(i, name == "" and "\"\"" or type(name)), level + 1)
+    end
+    list[i] = name
+    has_id = has_id or name == "id"
+  end
+  if not has_id then list[#list + 1] = "id" end
+  return { fields = list }
+end
+
 local function check_params(params, level)
   if params == nil then return {} end
   if type(params) ~= "table" then fail("parameters must be a table, got " .. type(params), level + 1) end
@@ -80,13 +103,13 @@ function usage.proxies_api(client)
   end
 
   -- conn: the client, or its concurrent view (same options, a transport on a loop)
-  local function list(params, deadline, level, conn)
+  local function list(params, deadline, level, conn, dopts)
     check_filters(params, level + 1, client.cfg.token)   -- misuse raises before anything is sent
     local p, err = with_user(client, params, level + 1, deadline)
     if not p then return nil, err end
     local qs = query.encode(LIST_SCHEMA, p, nil, level + 1)
     local url = client.cfg.base_url .. LIST_PATH .. (qs ~= "" and "?" .. qs or "")
-    local body, rerr, attempts = (conn or client):get(url, deadline)
+    local body, rerr, attempts = (conn or client):get(url, deadline, dopts)
     if body == nil then return nil, rerr end
     return to_page(body, url, p.limit, p.offset or 0, attempts, client.cfg.token)
   end
@@ -108,6 +131,7 @@ function usage.proxies_api(client)
       fail("deadline must be a positive number of seconds", level + 1)
     end
     check_filters(filters, level + 1, client.cfg.token)
+    local dopts = decode_opts_for(opts.fields, level + 1)
     local deadline = opts.deadline and client.transport:now() + opts.deadline or default_deadline()
     local first_err
     filters, first_err = with_user(client, filters, level + 1, deadline)
@@ -124,7 +148,7 @@ function usage.proxies_api(client)
       local p = {}
       for k, v in pairs(filters) do p[k] = v end
       p.offset, p.limit = offset, limit
-      return list(p, deadline, 1, conn)
+      return list(p, deadline, 1, conn, dopts)
     end
     local ordering = filters and filters.ordering
     opts.newest_first = ordering == nil or ordering == "-created_at"
@@ -154,7 +178,15 @@ function usage.proxies_api(client)
 
   return setmetatable(api, {
     __call = function(_, params)
-      local page, err = list(check_params(params, 2), default_deadline(), 2)   -- not a tail call: error levels
+      params = check_params(params, 2)
+      local dopts
+      if params.fields ~= nil then
+        dopts = decode_opts_for(params.fields, 2)
+        local rest = {}
+        for k, v in pairs(params) do if k ~= "fields" then rest[k] = v end end
+        params = rest
+      end
+      local page, err = list(params, default_deadline(), 2, nil, dopts)   -- not a tail call: error levels
       return page, err
     end,
   })

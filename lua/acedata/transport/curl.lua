@@ -4,8 +4,10 @@
 -- acedata.request. Interface shared by every transport:
 --
 --    t = transport.new(cfg)
---    res, terr = t:get(url, header_lines [, timeout])   -- timeout: seconds for this attempt
---      (what is left of a deadline, when less than the client's timeout; a transport may ignore it)
+--    res, terr = t:get(url, header_lines [, timeout [, decode_opts]])
+--      timeout: seconds for this attempt (what is left of a deadline, when less than the client's
+--      timeout; a transport may ignore it); decode_opts: options for core.decode (`fields`; a
+--      transport may ignore them: they only save work)
 --      res  = { status = 200, headers = { ["x-request-id"] = "…" }, body = <decoded JSON or nil>,
 --               decode_error = "… at byte N" | nil }
 --      terr = { kind = "network"|"timeout"|"tls", message = "…" }
@@ -31,14 +33,15 @@ function transport.new(cfg)
   return setmetatable({ session = session }, transport)
 end
 
---- One GET; `timeout` (seconds, optional) replaces the client's for this attempt only.
-function transport:get(url, headers, timeout)
+--- One GET; `timeout` (seconds, optional) replaces the client's for this attempt only;
+-- `decode_opts` (optional) are core.decode's options for the body.
+function transport:get(url, headers, timeout, decode_opts)
   local s = self.session
   local status, hdrs, message = s:get(url, headers, timeout)
   if not status then
     return nil, { kind = hdrs, message = message }
   end
-  local body, decode_error = s:decode()
+  local body, decode_error = s:decode(decode_opts)
   return { status = status, headers = hdrs, body = body, decode_error = decode_error }
 end
 

@@ -24,7 +24,7 @@ function transport.curl_options(cfg)
 end
 
 --- One GET; yields to the loop until it is done.
-function transport:get(url, headers, timeout)
+function transport:get(url, headers, timeout, decode_opts)
   local req = self.loop.multi:add(url, headers, timeout)
   self.loop:wait_request(req)
   if req:state() ~= "done" then
@@ -32,7 +32,7 @@ function transport:get(url, headers, timeout)
   end
   local status, hdrs, message = req:result()
   if not status then return nil, { kind = hdrs, message = message } end
-  local body, decode_error = req:decode()
+  local body, decode_error = req:decode(decode_opts)
   return { status = status, headers = hdrs, body = body, decode_error = decode_error }
 end
 

@@ -261,7 +261,7 @@ local function without_auth(lines)
 end
 
 --- One GET (see acedata.transport.curl for the interface).
-function transport:get(url, header_lines, timeout)
+function transport:get(url, header_lines, timeout, decode_opts)
   check_phase()
   local deadline = core.now() + (timeout or self.cfg.timeout)
   for _ = 0, MAX_REDIRECTS do
@@ -269,7 +269,7 @@ function transport:get(url, header_lines, timeout)
     if not status then return nil, headers end
     local location = REDIRECT[status] and headers.location
     if not location then
-      local value, decode_error = core.decode(body)
+      local value, decode_error = core.decode(body, decode_opts)
       return { status = status, headers = headers, body = value, decode_error = decode_error }
     end
     local next_url = resolve(url, location)

@@ -2,10 +2,13 @@
  * libFuzzer target for ad_decode (src/decode_json.c). Built and run by fuzz/run.
  *
  * Every input is decoded in one long-lived Lua 5.4 state under lua_pcall, with options chosen
- * from the input length (plain, null = a table, array_mt, both). Checked on every input:
+ * from the input length (plain, null = a table, array_mt, fields = {"id", "a"}, and their
+ * combinations). Checked on every input:
  *   - the call returns normally (or with a memory error, see below), never crashes;
  *   - success pushes exactly one non-nil value; failure pushes exactly nil and a message that
  *     ends in " at byte N" with N <= size; the stack holds nothing else afterwards;
+ *   - with fields, the verdict and the message are those of the same options without fields
+ *     (a value a record drops is checked exactly as if it were decoded);
  * Every 4th input runs with a small allocation budget derived from the input, so Lua memory
  * errors are raised at arbitrary points inside the decoder: only then may the call raise, the
  * state must stay usable and LeakSanitizer must find nothing. A full collection runs every 64
@@ -53,12 +56,20 @@ typedef struct {
 
 static int run_decode(lua_State *L) {
   const Input *in = (const Input *)lua_touserdata(L, 1);
-  ad_decode_opts opts = {0, 0};
+  ad_decode_opts opts = {0, 0, 0};
   if (in->variant & 1) {
     lua_newtable(L); /* a distinct value for null */
     opts.null_index = lua_gettop(L);
   }
   opts.array_mt = (in->variant & 2) != 0;
+  if (in->variant & 4) {
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "id");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "a");
+    opts.fields_index = lua_gettop(L);
+  }
   return ad_decode(L, (const char *)in->data, in->size, &opts);
 }
 
@@ -93,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   in.data = data;
   in.size = size;
-  in.variant = (int)(size & 3);
+  in.variant = (int)(size & 7);
   lua_pushcfunction(L, run_decode);
   lua_pushlightuserdata(L, &in);
   if (size >= 2 && (f->runs & 3) == 3) {
@@ -125,6 +136,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check(at != NULL, "message names a byte offset");
       check(sscanf(at, " at byte %lu", &off) == 1 && off <= size, "offset within the input");
     }
+  }
+  if (!limited && status == LUA_OK && (in.variant & 4)) {
+    /* the same input and options without fields: the same verdict and message */
+    Input plain = in;
+    int top2 = lua_gettop(L), n2;
+    plain.variant &= 3;
+    lua_pushcfunction(L, run_decode);
+    lua_pushlightuserdata(L, &plain);
+    check(lua_pcall(L, 1, LUA_MULTRET, 0) == LUA_OK, "the plain decode returns");
+    n2 = lua_gettop(L) - top2;
+    check(n2 == n, "fields: the same verdict as without");
+    if (n == 2)
+      check(strcmp(lua_tostring(L, top + 2), lua_tostring(L, top2 + 2)) == 0,
+            "fields: the same message as without");
   }
   lua_settop(L, top);
   if (++f->runs % 64 == 0) lua_gc(L, LUA_GCCOLLECT, 0);

@@ -117,6 +117,16 @@ format.RECORD_COLUMNS = {
   { name = "metadata" },
 }
 
+--- The record fields a format prints, or nil for every field (csv, jsonl, json).
+function format.fields(name)
+  if name ~= "table" then return nil end
+  local list = {}
+  for _, col in ipairs(format.RECORD_COLUMNS) do
+    if col.width then list[#list + 1] = col.path and col.path[1] or col.name end
+  end
+  return list
+end
+
 local function field(rec, col)
   if not col.path then return rec[col.name] end
   local v = rec

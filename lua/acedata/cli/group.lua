@@ -28,6 +28,15 @@ local KEY = {
   month = function(rec) return type(rec.created_at) == "string" and rec.created_at:sub(1, 7) or nil end,
 }
 
+--- The record fields a grouping by `by` reads (so only they need decoding).
+group.FIELDS = {
+  service = { "service", "used_amount", "deducted_amount" },
+  application = { "application_id", "used_amount", "deducted_amount" },
+  proxy = { "proxy_id", "used_amount", "deducted_amount" },
+  day = { "created_at", "used_amount", "deducted_amount" },
+  month = { "created_at", "used_amount", "deducted_amount" },
+}
+
 local Group = {}
 Group.__index = Group
 

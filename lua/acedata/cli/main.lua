@@ -200,6 +200,8 @@ local function cmd_proxies(argv, first, env)
   local each_params = {}
   for k, v in pairs(filters) do each_params[k] = v end
   for k, v in pairs(opts) do each_params[k] = v end
+  -- Only what is printed or summed is decoded.
+  each_params.fields = by and group.FIELDS[by] or format.fields(fmt)
   -- Misuse (a control character in an id, ...) raises here, before anything is sent.
   local iter = api_call(client.usage.proxies.each, each_params)
 

@@ -157,6 +157,13 @@ describe("OpenResty", function()
       check_totals(v)
     end)
 
+    it("decodes only the fields asked for, with the same totals", function()
+      local status, v = get("/app/totals?page_size=100&fields=1")
+      assert.equal(200, status, cjson.encode(v))
+      check_totals(v)
+      assert.equal(0, v.unasked)
+    end)
+
     it("reads chunked bodies", function()
       local status, v = get("/app/totals?page_size=250&base_url=" .. app.url .. "/chunked")
       assert.equal(200, status, cjson.encode(v))

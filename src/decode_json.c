@@ -357,6 +357,21 @@ static unsigned key_hash(cptr k, size_t n) {
   return (unsigned)(a >> (64 - KC_BITS));
 }
 
+/* a[0..n) == b[0..n), inline: keys are short and a cache hit compares equal bytes. */
+static int same_bytes(const char *a, cptr b, size_t n) {
+  uint64_t x, y;
+  size_t i;
+  if (n < 8) return memcmp(a, b, n) == 0;
+  for (i = 0; i + 8 < n; i += 8) {
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    if (x != y) return 0;
+  }
+  memcpy(&x, a + n - 8, 8); /* the last 8 bytes, overlapping what was already compared */
+  memcpy(&y, b + n - 8, 8);
+  return x == y;
+}
+
 /* Pushes the key whose content starts at p; *slot is its cache slot (-1 for escaped keys). */
 static cptr push_key(D *d, cptr p, int *slot) {
   cptr q = scan_string(d, p);
@@ -371,7 +386,7 @@ static cptr push_key(D *d, cptr p, int *slot) {
   n = (size_t)(q - p);
   h = key_hash(p, n);
   e = &d->kc[h];
-  if (likely(e->len == n && memcmp(e->s, p, n) == 0)) {
+  if (likely(e->len == n && same_bytes(e->s, p, n))) {
     lua_pushvalue(d->L, d->kc_base + (int)h);
   } else {
     lua_pushlstring(d->L, (const char *)p, n);
@@ -507,6 +522,35 @@ static cptr skip_ws(cptr p, cptr end) {
 
 static int clamp_hint(unsigned h) { return (int)(h < HINT_MAX ? h : HINT_MAX); }
 
+/* Checks the number token at p as push_number does (same errors), without converting it. */
+static cptr skip_number(D *d, cptr p) {
+  cptr s = p, end = d->end;
+  if (*p == '-') p++;
+  if (p < end && *p == '0') {
+    p++;
+    if (p < end && isdigit_(*p)) return fail(d, s, "invalid number (leading zero)");
+  } else if (p < end && isdigit_(*p)) {
+    do p++;
+    while (p < end && isdigit_(*p));
+  } else {
+    return fail(d, s, "invalid number");
+  }
+  if (p < end && *p == '.') {
+    p++;
+    if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
+    do p++;
+    while (p < end && isdigit_(*p));
+  }
+  if (p < end && (*p | 0x20) == 'e') {
+    p++;
+    if (p < end && (*p == '+' || *p == '-')) p++;
+    if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
+    do p++;
+    while (p < end && isdigit_(*p));
+  }
+  return p;
+}
+
 /* Checks the string whose content starts at p and returns the position after it; NULL on error. */
 static cptr skip_string(D *d, cptr p) {
   cptr q = scan_string(d, p);
@@ -577,9 +621,8 @@ value:
     case '7':
     case '8':
     case '9':
-      p = push_number(d, p); /* a number is no allocation: check it the one way there is */
+      p = skip_number(d, p);
       if (unlikely(p == NULL)) return NULL;
-      lua_pop(d->L, 1);
       break;
     default:
       return fail(d, p, "expected value");

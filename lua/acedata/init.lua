@@ -28,7 +28,8 @@ acedata.new = client.new
 
 --- Decodes JSON text into Lua values, with the decoder the client uses for responses.
 -- @tparam string s JSON text
--- @tparam[opt] table opts `null = v` (what JSON null becomes), `array_mt = true`
+-- @tparam[opt] table opts `null = v` (what JSON null becomes), `array_mt = true`,
+--   `fields = {…}` (the records of a page keep only these keys; the rest is checked, not made)
 -- @return the value, or nil and an error of kind "decode"
 function acedata.decode(s, opts)
   if type(s) ~= "string" then error("acedata: decode expects a string, got " .. type(s), 2) end

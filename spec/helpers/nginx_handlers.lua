@@ -38,14 +38,19 @@ end
 
 local ROUTES = {}
 
---- Totals of every record through each{} (concurrency = n: pages fetched by ngx.thread tasks).
+--- Totals of every record through each{} (concurrency = n: pages fetched by ngx.thread tasks;
+-- fields = 1: only the fields summed are decoded, and `unasked` counts the other keys seen).
+local SUMMED = { id = true, used_amount = true, deducted_amount = true, service = true }
 function ROUTES.totals(args)
   local client = client_for(args)
   local t = { count = 0, used = 0, deducted = 0, by_service = setmetatable({}, dataset.object_mt),
     transport = client.transport_name, pid = ngx.worker.pid() }
   local started = ngx.now()
+  t.unasked = 0
   for rec in client.usage.proxies.each { page_size = tonumber(args.page_size) or 100,
-      concurrency = tonumber(args.concurrency) } do
+      concurrency = tonumber(args.concurrency),
+      fields = args.fields and { "used_amount", "deducted_amount", "service" } or nil } do
+    for k in pairs(rec) do if not SUMMED[k] then t.unasked = t.unasked + 1 end end
     t.count = t.count + 1
     t.used = t.used + rec.used_amount
     t.deducted = t.deducted + rec.deducted_amount

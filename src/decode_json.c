@@ -610,22 +610,11 @@ value:
       if (end - p < 4 || memcmp(p, "null", 4) != 0) return fail(d, p, "expected value");
       p += 4;
       break;
-    case '-':
-    case '0':
-    case '1':
-    case '2':
-    case '3':
-    case '4':
-    case '5':
-    case '6':
-    case '7':
-    case '8':
-    case '9':
+    default:
+      if (*p != '-' && !isdigit_(*p)) return fail(d, p, "expected value");
       p = skip_number(d, p);
       if (unlikely(p == NULL)) return NULL;
       break;
-    default:
-      return fail(d, p, "expected value");
   }
   /* after a value */
   while (top > 0) {
@@ -757,28 +746,18 @@ value:
         lua_pushlightuserdata(L, NULL);
       p += 4;
       break;
-    case '-':
-    case '0':
-    case '1':
-    case '2':
-    case '3':
-    case '4':
-    case '5':
-    case '6':
-    case '7':
-    case '8':
-    case '9':
+    default:
+      if (*p != '-' && !isdigit_(*p)) goto bad_value;
       p = push_number(d, p);
       if (unlikely(p == NULL)) return 0;
       break;
-    default:
-      goto bad_value;
   }
 
 after_value:
   if (f->kind == F_OBJ) {
     lua_rawset(L, -3);
     f->n++;
+  obj_next:
     SKIP_WS();
     if (likely(p < end && *p == ',')) {
       p++;
@@ -840,19 +819,7 @@ key:
     lua_pop(L, 1);
     p = skip_value(d, p, depth);
     if (unlikely(p == NULL)) return 0;
-    SKIP_WS();
-    if (likely(p < end && *p == ',')) {
-      p++;
-      SKIP_WS();
-      goto key;
-    }
-    if (likely(p < end && *p == '}')) {
-      p++;
-      goto close_obj;
-    }
-    if (p >= end) goto eof;
-    fail(d, p, "expected ',' or '}'");
-    return 0;
+    goto obj_next; /* as after a value, with nothing to store */
   }
   goto value;
 

@@ -12,11 +12,13 @@
  * Records that are not tables, and ids that are nil, false or NaN (which cannot be table keys), are
  * never duplicates.
  */
+#include <limits.h>
+
 #include "compat.h"
 #include "page.h"
 
 /* Pushes records[i].id (raw) when it can be a set key, and returns 1; else pushes nothing. */
-static int push_id(lua_State *L, int records, lua_Integer i) {
+static int push_id(lua_State *L, int records, int i) {
   int t;
   lua_rawgeti(L, records, i);
   if (lua_type(L, -1) != LUA_TTABLE) {
@@ -46,14 +48,16 @@ static int in_set(lua_State *L, int idx) {
 }
 
 static int l_fresh(lua_State *L) {
-  lua_Integer n, i, skipped = 0, out = 0;
-  int has_prev, seen, fresh = 0;
+  size_t len;
+  int n, i, skipped = 0, out = 0, has_prev, seen, fresh = 0;
   luaL_checktype(L, 1, LUA_TTABLE);
   has_prev = !lua_isnoneornil(L, 2);
   if (has_prev) luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  n = (lua_Integer)lua_rawlen(L, 1);
-  lua_createtable(L, 0, n < 1 << 20 ? (int)n : 1 << 20);
+  len = lua_rawlen(L, 1);
+  if (len > INT_MAX) luaL_error(L, "acedata: a page of more than %d records", INT_MAX);
+  n = (int)len;
+  lua_createtable(L, 0, n < 1 << 20 ? n : 1 << 20);
   seen = lua_gettop(L);
   for (i = 1; i <= n; i++) {
     int dup = 0;
@@ -69,8 +73,8 @@ static int l_fresh(lua_State *L) {
     }
     if (dup) {
       if (!fresh) { /* the first duplicate: copy what came before it */
-        lua_Integer j;
-        lua_createtable(L, (int)(n - 1 < 1 << 20 ? n - 1 : 1 << 20), 0);
+        int j;
+        lua_createtable(L, n - 1 < 1 << 20 ? n - 1 : 1 << 20, 0);
         fresh = lua_gettop(L);
         for (j = 1; j < i; j++) {
           lua_rawgeti(L, 1, j);
@@ -86,7 +90,7 @@ static int l_fresh(lua_State *L) {
   }
   lua_pushvalue(L, fresh ? fresh : 1);
   lua_pushvalue(L, seen);
-  lua_pushinteger(L, skipped);
+  lua_pushinteger(L, (lua_Integer)skipped);
   return 3;
 }
 

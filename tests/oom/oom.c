@@ -7,15 +7,24 @@
  *   decode   core.decode of a real 100-record page of the mock's data set (mock/dataset.lua)
  *   request  core.session{} + s:get of a small page from the running mock ($ACEDATA_MOCK_URL)
  *            + s:decode() + s:close()
+ *   fields   core.decode of the same page with fields = {"id", "deducted_amount"}
  * For every k the call must end with LUA_OK or LUA_ERRMEM (never another error, never a crash);
  * after a failure, with the allocator unlimited again, the state must go on: the same call
  * succeeds and gives the same result, and after a full collection the Lua heap is back to its
- * size before the failed call (nothing stays referenced). C-side leaks (buffers, curl handles)
- * are left to valgrind or LeakSanitizer, under which scripts/check/oom runs this program.
+ * size before the failed call (nothing stays referenced).
  *
- *   oom MODULE_CPATH REPO_ROOT [decode|request]...
+ * libcurl's own allocations go through curl_global_init_mem (set before the module loads):
+ *   curl     the request scenario, with the k-th libcurl allocation (malloc, calloc, realloc,
+ *            strdup) failing, for every k until the call no longer meets it. libcurl reports such
+ *            a failure as an error: the call may end with s:get's error return, a raised error,
+ *            or success with the right result; then the state goes on as above.
+ * C-side leaks (buffers, curl handles) are left to valgrind or LeakSanitizer, under which
+ * scripts/check/oom runs this program.
+ *
+ *   oom MODULE_CPATH REPO_ROOT [decode|fields|request|curl]...
  * Prints one line per scenario and ends with "oom: N passed, N failed".
  */
+#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -50,6 +59,33 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   if (p == NULL) return NULL;
   a->in_use = a->in_use - old + nsize;
   return p;
+}
+
+/* libcurl's allocator: the fail_at-th allocation (only that one) fails; < 0: none. */
+static struct {
+  long count, fail_at;
+  int failed;
+} cm = {0, -1, 0};
+
+static int cm_fails(void) {
+  cm.count++;
+  if (cm.fail_at >= 0 && cm.count == cm.fail_at) {
+    cm.failed = 1;
+    return 1;
+  }
+  return 0;
+}
+static void *cm_malloc(size_t n) { return cm_fails() ? NULL : malloc(n); }
+static void cm_free(void *p) { free(p); }
+static void *cm_realloc(void *p, size_t n) { return cm_fails() ? NULL : realloc(p, n); }
+static void *cm_calloc(size_t n, size_t size) { return cm_fails() ? NULL : calloc(n, size); }
+static char *cm_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d;
+  if (cm_fails()) return NULL;
+  d = (char *)malloc(n);
+  if (d != NULL) memcpy(d, s, n);
+  return d;
 }
 
 static void full_gc(lua_State *L) {
@@ -94,6 +130,13 @@ static const char *SETUP =
     "  local v = core.decode(PAGE)\n"
     "  last_result = #v.items .. ' records, last ' .. v.items[100].id\n"
     "end\n"
+    "local FIELDS = { fields = { 'id', 'deducted_amount' } }\n"
+    "function run_fields()\n"
+    "  last_result = nil\n"
+    "  local v = core.decode(PAGE, FIELDS)\n"
+    "  last_result = #v.items .. ' records, last ' .. v.items[100].id .. ' ' .. "
+    "v.items[100].deducted_amount\n"
+    "end\n"
     "local base = os.getenv 'ACEDATA_MOCK_URL'\n"
     "if base then\n"
     "  URL = base .. '/api/v1/usage/proxies/?limit=5&user_id=' .. dataset.USER_ID\n"
@@ -108,6 +151,19 @@ static const char *SETUP =
     "  local v = s:decode()\n"
     "  s:close()\n"
     "  last_result = status .. ' ' .. #v.items .. ' records of ' .. v.count\n"
+    "end\n"
+    "function run_curl()\n"
+    "  last_result = nil\n"
+    "  local s = core.session { timeout = 10 }\n"
+    "  local status, hdrs, msg = s:get(URL, HEADERS)\n"
+    "  if status ~= 200 then\n"
+    "    s:close()\n"
+    "    last_result = 'failed: ' .. tostring(status or hdrs) .. ': ' .. tostring(msg)\n"
+    "    return\n"
+    "  end\n"
+    "  local v = s:decode()\n"
+    "  s:close()\n"
+    "  last_result = status .. ' ' .. #v.items .. ' records of ' .. v.count\n"
     "end\n";
 
 static int passed = 0, failed = 0;
@@ -115,8 +171,8 @@ static int passed = 0, failed = 0;
 static void scenario(lua_State *L, alloc_state *a, const char *name) {
   char fn[64], msg[512], want[256];
   size_t baseline;
-  long k, errmem = 0, steps = 0;
-  int rc, ok = 1;
+  long k, errmem = 0, steps = 0, reported = 0;
+  int rc, ok = 1, on_curl = strcmp(name, "curl") == 0, hit;
   snprintf(fn, sizeof fn, "run_%s", name);
 
   /* Warm-up (unlimited): caches, interned strings and the like settle; this is the baseline. */
@@ -133,14 +189,26 @@ static void scenario(lua_State *L, alloc_state *a, const char *name) {
   baseline = a->in_use;
 
   for (k = 1;; k++) {
-    a->count = 0;
-    a->failed = 0;
-    a->fail_at = k;
+    a->count = cm.count = 0;
+    a->failed = cm.failed = 0;
+    if (on_curl)
+      cm.fail_at = k;
+    else
+      a->fail_at = k;
     rc = call(L, fn, msg, sizeof msg);
-    a->fail_at = -1;
+    a->fail_at = cm.fail_at = -1;
+    hit = on_curl ? cm.failed : a->failed;
     steps++;
-    if (rc == LUA_OK && !a->failed) break; /* k is beyond the last allocation: done */
-    if (rc == LUA_OK) {
+    if (rc == LUA_OK && !hit) {
+      if (strcmp(summary(L), want) != 0) { /* done, unless it failed on its own */
+        printf("FAIL %s: k=%ld: no allocation failed, yet: %s\n", name, k, summary(L));
+        ok = 0;
+      }
+      break; /* k is beyond the last allocation: done */
+    }
+    if (on_curl && (rc != LUA_OK || strncmp(summary(L), "failed: ", 8) == 0)) {
+      reported++; /* libcurl's error, returned or raised: both are the caller's to see */
+    } else if (rc == LUA_OK) {
       /* an allocation failed and the call still succeeded: fine only if the result is right */
       if (strcmp(summary(L), want) != 0) {
         printf("FAIL %s: k=%ld: succeeded after a failed allocation with a wrong result\n", name,
@@ -178,10 +246,16 @@ static void scenario(lua_State *L, alloc_state *a, const char *name) {
     }
   }
   if (ok) {
-    printf(
-        "ok   %s: %ld allocation points failed in turn, %ld memory errors, state recovered each "
-        "time, heap back to %zu bytes (%s)\n",
-        name, steps - 1, errmem, baseline, want);
+    if (on_curl)
+      printf(
+          "ok   %s: %ld libcurl allocation points failed in turn, %ld reported as errors, "
+          "state recovered each time, heap back to %zu bytes (%s)\n",
+          name, steps - 1, reported, baseline, want);
+    else
+      printf(
+          "ok   %s: %ld allocation points failed in turn, %ld memory errors, state recovered "
+          "each time, heap back to %zu bytes (%s)\n",
+          name, steps - 1, errmem, baseline, want);
     passed++;
   } else {
     failed++;
@@ -194,6 +268,11 @@ int main(int argc, char **argv) {
   int i;
   if (argc < 3) {
     fprintf(stderr, "usage: %s MODULE_CPATH REPO_ROOT [decode|request]...\n", argv[0]);
+    return 2;
+  }
+  if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, cm_malloc, cm_free, cm_realloc, cm_strdup,
+                           cm_calloc) != CURLE_OK) {
+    fprintf(stderr, "curl_global_init_mem failed\n");
     return 2;
   }
   L = lua_newstate(limited_alloc, &a);
@@ -216,10 +295,13 @@ int main(int argc, char **argv) {
   }
   if (argc == 3) {
     scenario(L, &a, "decode");
+    scenario(L, &a, "fields");
     scenario(L, &a, "request");
+    scenario(L, &a, "curl");
   }
   for (i = 3; i < argc; i++) scenario(L, &a, argv[i]);
   lua_close(L);
+  curl_global_cleanup();
   printf("oom: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

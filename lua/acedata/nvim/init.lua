@@ -171,7 +171,9 @@ function M.usage(input, done)
   end
   local shown = args.format(M.params(filters))
   notify("acedata: fetching usage " .. shown)
-  return M.fetch(filters, function(records, err)
+  local wanted = { fields = report.FIELDS }   -- only what the report shows is decoded
+  for k, v in pairs(filters) do wanted[k] = v end
+  return M.fetch(wanted, function(records, err)
     if not records then
       notify(tostring(err), vim.log.levels.ERROR)
       if done then done(nil, err) end

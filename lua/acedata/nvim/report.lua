@@ -26,6 +26,8 @@ report.TOTALS_FORMAT = "  %-36s %8d %15.4f %15.4f"
 report.TITLE_FORMAT = "%-38s %8s %15s %15s"
 --- The format of a record line: created_at, service, application, deducted, id.
 report.RECORD_FORMAT = "  %s  %s  %s  %.4f  %s"
+--- The record fields the report reads (and `id`, which each{} always keeps).
+report.FIELDS = { "created_at", "service", "application_id", "used_amount", "deducted_amount" }
 
 local function num(v)
   return type(v) == "number" and v or 0

@@ -23,6 +23,7 @@ external_dependencies = {
   -- Only the library: Debian keeps curl.h under a multiarch include directory LuaRocks does not
   -- search; CMake (find_package(CURL)) finds the header itself.
   CURL = { library = "curl" },
+  ZLIB = { header = "zlib.h", library = "z" },   -- core.inflate, for the OpenResty transport
 }
 build = {
   type = "cmake",

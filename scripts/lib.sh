@@ -39,7 +39,7 @@ need() {
 }
 
 # Packages by purpose.
-PKGS_BUILD=(cmake make gcc libc6-dev pkg-config libcurl4-openssl-dev ca-certificates lua5.4 liblua5.4-dev lua-cjson)
+PKGS_BUILD=(cmake make gcc libc6-dev pkg-config libcurl4-openssl-dev zlib1g-dev ca-certificates lua5.4 liblua5.4-dev lua-cjson)
 PKGS_MOCK=(nginx libnginx-mod-http-lua python3 curl)
 # The other Lua versions the suite runs on (lua-cjson, lua-busted and lua-socket cover them all).
 PKGS_LUAS=(lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev)

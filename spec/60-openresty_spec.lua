@@ -164,6 +164,22 @@ describe("OpenResty", function()
       assert.equal(0, v.unasked)
     end)
 
+    it("asks for gzip and inflates what comes back gzipped", function()
+      local status, v = get("/app/raw?limit=50")
+      assert.equal(200, status, cjson.encode(v))
+      assert.equal("gzip", v.encoding)
+      assert.same({ 200, N, 50 }, { v.status, v.count, v.n })
+      assert.truthy(list_entries()[1].accept_encoding:find("gzip", 1, true))
+    end)
+
+    it("takes an uncompressed answer as it is", function()
+      mock.config { gzip = false }
+      local status, v = get("/app/raw?limit=50")
+      assert.equal(200, status, cjson.encode(v))
+      assert.is_nil(v.encoding)
+      assert.same({ 200, N, 50 }, { v.status, v.count, v.n })
+    end)
+
     it("reads chunked bodies", function()
       local status, v = get("/app/totals?page_size=250&base_url=" .. app.url .. "/chunked")
       assert.equal(200, status, cjson.encode(v))

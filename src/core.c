@@ -4,12 +4,14 @@
  *   http.c    one HTTP exchange over libcurl (core.session, core.curl_version, core.multi ...)
  *   clock.c   core.now (monotonic) and core.sleep, for backoff between retries
  *   page.c    core.fresh: the duplicate check paging does on every page
+ *   inflate.c core.inflate: gzip/deflate bodies, for the OpenResty transport
  * The Lua layer (lua/acedata/) holds all policy: paging, retries, errors.
  */
 #include "clock.h"
 #include "compat.h"
 #include "decode.h"
 #include "http.h"
+#include "inflate.h"
 #include "page.h"
 
 #ifndef ACEDATA_VERSION
@@ -26,5 +28,6 @@ int luaopen_acedata_core(lua_State *L) {
   ad_decode_open(L);
   ad_http_open(L);
   ad_page_open(L);
+  ad_inflate_open(L);
   return 1;
 }

@@ -77,6 +77,17 @@ function ROUTES.page(args)
     seconds = seconds, transport = client.transport_name, pid = ngx.worker.pid() }
 end
 
+--- One exchange through the transport itself: what came back, as the transport saw it.
+function ROUTES.raw(args)
+  local client = client_for(args)
+  local url = client.cfg.base_url .. "/api/v1/usage/proxies/?user_id=" .. dataset.USER_ID .. "&limit="
+    .. (tonumber(args.limit) or 5)
+  local res, terr = client.transport:get(url, client.headers)
+  if not res then return 502, { error = terr } end
+  return 200, { status = res.status, encoding = res.headers["content-encoding"], count = res.body.count,
+    n = #res.body.items, first = res.body.items[1] and res.body.items[1].id }
+end
+
 --- n pages through one client, each its own request (keep-alive reuse is measured on the mock).
 function ROUTES.pages(args)
   local client = client_for(args)

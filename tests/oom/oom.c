@@ -8,6 +8,7 @@
  *   request  core.session{} + s:get of a small page from the running mock ($ACEDATA_MOCK_URL)
  *            + s:decode() + s:close()
  *   fields   core.decode of the same page with fields = {"id", "deducted_amount"}
+ *   inflate  core.inflate of that page gzipped (by gzip(1)), then core.decode
  * For every k the call must end with LUA_OK or LUA_ERRMEM (never another error, never a crash);
  * after a failure, with the allocator unlimited again, the state must go on: the same call
  * succeeds and gives the same result, and after a full collection the Lua heap is back to its
@@ -131,6 +132,18 @@ static const char *SETUP =
     "  last_result = #v.items .. ' records, last ' .. v.items[100].id\n"
     "end\n"
     "local FIELDS = { fields = { 'id', 'deducted_amount' } }\n"
+    "do\n"
+    "  local path = os.tmpname()\n"
+    "  local f = assert(io.open(path, 'wb')); f:write(PAGE); f:close()\n"
+    "  local p = assert(io.popen('gzip -c < ' .. path)); GZ = p:read('a'); p:close()\n"
+    "  os.remove(path)\n"
+    "end\n"
+    "function run_inflate()\n"
+    "  last_result = nil\n"
+    "  local text = assert(core.inflate(GZ, 'gzip', #PAGE))\n"
+    "  local v = core.decode(text)\n"
+    "  last_result = #text .. ' bytes, ' .. #v.items .. ' records'\n"
+    "end\n"
     "function run_fields()\n"
     "  last_result = nil\n"
     "  local v = core.decode(PAGE, FIELDS)\n"
@@ -296,6 +309,7 @@ int main(int argc, char **argv) {
   if (argc == 3) {
     scenario(L, &a, "decode");
     scenario(L, &a, "fields");
+    scenario(L, &a, "inflate");
     scenario(L, &a, "request");
     scenario(L, &a, "curl");
   }

@@ -5,7 +5,9 @@
 -- mode); TLS uses `sslhandshake` with verification (the CAs come from nginx's
 -- `lua_ssl_trusted_certificate`; `ca_file` is not used here); waits use `ngx.sleep`. Redirects are
 -- followed (at most 5) as the curl transport does, dropping `Authorization` when the origin
--- changes. Bodies are decoded by the same C decoder as everywhere else (`core.decode`).
+-- changes. Responses are asked for compressed (gzip or deflate) and inflated with zlib
+-- (`core.inflate`, at most `max_body` bytes once inflated); bodies are decoded by the same C
+-- decoder as everywhere else (`core.decode`).
 --
 -- Cosockets exist only in some of nginx's phases (rewrite, access, content, timers, some ssl_*):
 -- elsewhere (init, init_worker, set, header/body filters, log, balancer) a request raises an
@@ -214,7 +216,7 @@ local function exchange(self, url, header_lines, deadline)
 
   local default_port = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
   local req = { "GET ", path, " HTTP/1.1\r\nHost: ", host, default_port and "" or (":" .. port),
-    "\r\nUser-Agent: ", cfg.full_user_agent, "\r\nConnection: keep-alive\r\n" }
+    "\r\nUser-Agent: ", cfg.full_user_agent, "\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n" }
   for _, line in ipairs(header_lines or {}) do
     -- The Lua layer checks values first; this is the backstop against a forged header.
     if type(line) ~= "string" or line:find("[%z\r\n]") then
@@ -251,6 +253,22 @@ local function exchange(self, url, header_lines, deadline)
   return status, headers, body
 end
 
+--- The body as sent, inflated when Content-Encoding says so. nil, terr for an encoding this
+-- transport did not ask for, or data that does not inflate.
+local function inflated(body, headers, max_body)
+  local enc = headers["content-encoding"]
+  if enc == nil then return body end
+  local name = enc:lower():match("^%s*(.-)%s*$")
+  if name == "" or name == "identity" then return body end
+  if name == "x-gzip" then name = "gzip" end
+  if name ~= "gzip" and name ~= "deflate" then
+    return nil, { kind = "network", message = "response in an unsupported Content-Encoding: " .. enc }
+  end
+  local plain, err = core.inflate(body, name, max_body)
+  if not plain then return nil, { kind = "network", message = "reading the response body: " .. err } end
+  return plain
+end
+
 --- Header lines without Authorization (for a redirect to another origin).
 local function without_auth(lines)
   local out = {}
@@ -269,7 +287,9 @@ function transport:get(url, header_lines, timeout, decode_opts)
     if not status then return nil, headers end
     local location = REDIRECT[status] and headers.location
     if not location then
-      local value, decode_error = core.decode(body, decode_opts)
+      local plain, ierr = inflated(body, headers, self.cfg.max_body or DEFAULT_MAX_BODY)
+      if not plain then return nil, ierr end
+      local value, decode_error = core.decode(plain, decode_opts)
       return { status = status, headers = headers, body = value, decode_error = decode_error }
     end
     local next_url = resolve(url, location)

@@ -15,8 +15,8 @@
 --   the rest. Each page's `count` tells by how much (count - the first page's count); the planner
 --   asks for the shifted offset and places each page where its records were at the first page.
 --   Records created after the first page are not yielded.
--- * `created_at` (oldest first): records created meanwhile come last; the iteration goes on to
---   the last `count` seen, so those it reaches are yielded (each once, in order).
+-- * `created_at` (oldest first): records created meanwhile come last, after the offsets being
+--   read, and are not yielded either: the iteration ends at the first page's count.
 -- * Any other ordering: a `count` that changes raises a `drift` error (records may land anywhere).
 -- * A `count` lower than one seen before (records deleted) raises a `drift` error: records may
 --   have moved to offsets already read. (A deletion hidden by as many insertions between two
@@ -48,6 +48,7 @@ paging.MAX_BEHIND = 8
 function paging.each(plan)
   local fetch, limit, max_items = plan.fetch, plan.page_size, plan.max_items
   local ahead, rt, order = plan.ahead or 0, plan.runtime, plan.order
+  local poke = ahead > 0 and rt.poke or nil   -- optional in a runtime
   local start = plan.offset or 0
   local pos = start                 -- the next record to yield, in first-page coordinates
   local size = limit                -- the page size the server has shown
@@ -83,13 +84,15 @@ function paging.each(plan)
   -- Where the records end, in first-page coordinates (nil before the first page).
   local function stop_at()
     if not first_count then return nil end
-    local last = order == "newest_first" and first_count or max_count
+    local last = first_count
     if max_items then last = math.min(last, start + max_items) end
     return last
   end
 
   local function request(at)
-    local r = { at = at, shift = growth }
+    -- floor: the highest count known when the request is sent; its answer cannot count fewer
+    -- unless records were deleted (answers may come in any order, so only this is a sound test).
+    local r = { at = at, shift = growth, floor = max_count }
     if ahead > 0 then
       r.task = rt:spawn(function()
         local page, err = fetch(at + r.shift, limit)
@@ -157,9 +160,9 @@ function paging.each(plan)
     local got, count = page.results, page.count
     local asked = r.at + r.shift
     if not first_count then first_count, max_count = count, count end
-    if count < max_count then
+    if r.floor and count < r.floor then
       raise(fail("drift", ("the listing shrank while paging (count %d, then %d at offset %d): records were "
-        .. "deleted, so others may have moved to offsets already read; read it again"):format(max_count, count, asked),
+        .. "deleted, so others may have moved to offsets already read; read it again"):format(r.floor, count, asked),
         { count = count }))
     end
     if order == "other" and count ~= first_count then
@@ -167,13 +170,9 @@ function paging.each(plan)
         .. "is not by created_at, so records may have moved anywhere; read it again"):format(first_count, count, asked),
         { count = count }))
     end
-    max_count = count
+    max_count = math.max(max_count, count)
     local at = r.at                      -- where the page starts, in first-page coordinates
     if order == "newest_first" then
-      if count - first_count < r.shift then
-        raise(fail("drift", ("the listing shrank while paging (count %d at offset %d, %d before): read it again")
-          :format(count, asked, first_count + r.shift), { count = count }))
-      end
       at = asked - (count - first_count)
       growth = math.max(growth, count - first_count)
     end
@@ -235,7 +234,7 @@ function paging.each(plan)
       if index > n then return nil end
     end
     -- Let the pages in flight progress while the caller works (cheap, and not on every record).
-    if ahead > 0 and index % 32 == 0 then rt:poke() end
+    if poke and index % 32 == 0 then poke(rt) end
     local rec = records[index]
     records[index] = nil                -- the caller owns it now; keep the page light
     index = index + 1

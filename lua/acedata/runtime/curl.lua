@@ -79,7 +79,11 @@ function curl.new(cfg)
   local driver = coroutines.new()
   driver.wait_outside = function(_, done)
     while not done() do
-      if not step(self) then error("acedata: a task can never finish (nothing left to wait for)", 0) end
+      -- step() may finish the wait itself (multi:done() marks the requests it reports) and then
+      -- find nothing left to wait for: only that with the wait still unfinished is a dead end.
+      if not step(self) and not done() then
+        error("acedata: a task can never finish (nothing left to wait for)", 0)
+      end
     end
   end
   driver.abort = function(d, task)

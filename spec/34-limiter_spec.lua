@@ -219,6 +219,33 @@ describe("acedata.limiter", function()
       l:on_send(t)
       assert.are.equal(t + 1 / pace, l:next_send(t))
     end)
+    it("probes the pace up to what it learned, and past it only after a minute without a 429", function()
+      local l = limiter.new()
+      local now = 0
+      for _ = 1, 50 do
+        l:on_send(now)
+        now = now + 0.02
+        l:on_result(now, { latency = 0.02, status = 200 })
+      end
+      l:on_send(now)
+      l:on_result(now + 0.001, { latency = 0.001, status = 429, retry_after = 1 })
+      local learned = l:state().pace
+      local function run_until(t_end)     -- one attempt at a time, as fast as the pace allows
+        while now < t_end do
+          local due = l:next_send(now)
+          if due > now then now = due end
+          l:on_send(now)
+          now = now + 0.01
+          l:on_result(now, { latency = 0.01, status = 200 })
+        end
+      end
+      run_until(50)
+      local at50 = l:state().pace
+      assert.is_true(at50 > learned, ("pace %.2f, learned %.2f"):format(at50, learned))
+      assert.is_true(at50 <= 50 + 1e-9, "pace " .. at50)    -- the episode's S/T: 50 sends in 1 s
+      run_until(200)
+      assert.is_true(l:state().pace > 50, "pace " .. l:state().pace)
+    end)
   end)
 
   describe("against a simulated server", function()

@@ -52,6 +52,8 @@ local PROBE_RATE = 0.002    -- the pace grows by this share per second while it 
 local SENDS_KEPT = 4096     -- send times kept (to count an episode's sends)
 local EPISODES_KEPT = 8
 local EPSILON = 1e-6        -- seconds: a send at the instant a round starts belongs to it
+local MIN_LATENCY = 1e-4    -- latencies below this (a coarse clock) count as this
+local CAP_LIFT = 60         -- seconds without a 429 after which the pace may pass what was learned
 
 local Limiter = {}
 Limiter.__index = Limiter
@@ -304,6 +306,7 @@ function Limiter:on_result(now, r)
 
   if status == 429 then
     self.throttled = self.throttled + 1
+    self.last429 = now
     if fresh then
       learn_rate(self, sent_at)
       local floor_to = 2
@@ -333,14 +336,15 @@ function Limiter:on_result(now, r)
       local up = self.pace * (1 + PROBE_RATE * dt)
       local cap = self.hi
       if self.estimate and self.estimate < cap then cap = self.estimate end
-      if cap then up = min(up, cap) end
+      -- a limit learned long ago may have been raised since: probe past it, slowly
+      if cap and now - (self.last429 or now) < CAP_LIFT then up = min(up, cap) end
       self.pace = max(self.pace, up)
     end
     self.pace_t = now
     self.pace_binding = false
   end
+  if latency < MIN_LATENCY then latency = MIN_LATENCY end
   if not self.noload or latency < self.noload then self.noload = latency end
-  if self.noload <= 0 then return end
   if probe_step(self, now, sent_at, latency) then return end
   if sent_at < self.round_start - EPSILON then return end
   self.round_n = self.round_n + 1

@@ -15,8 +15,9 @@
 --    adaptive concurrency filter do). The no-load latency is the lowest latency seen, measured
 --    again now and then at a quarter of the limit (a short probe, so a server that got slower
 --    for every request, e.g. large offsets, is not mistaken for a queue). Results are taken in
---    rounds of `limit` answers to attempts sent after the last change; a round's mean latency
---    over the no-load one is the gradient. Starting from 1 the limit doubles per round (slow
+--    rounds of `limit` answers to attempts sent after the last change; a round's median latency
+--    over the no-load one is the gradient (a median, as Envoy's filter takes a percentile: one
+--    slow answer on a busy machine is not a queue). Starting from 1 the limit doubles per round (slow
 --    start) while the gradient stays under 1.15 and the limit was used; then it grows by one per
 --    round under 1.15, holds up to 1.35, and above that falls to `limit / gradient` + 1 (toward
 --    the knee: the number of requests the server serves without queueing).
@@ -42,7 +43,7 @@ local limiter = {}
 
 local floor, max, min, sqrt, huge = math.floor, math.max, math.min, math.sqrt, math.huge
 
-local GROW_BELOW = 1.15     -- gradient (round mean / no-load latency) under which the limit grows
+local GROW_BELOW = 1.15     -- gradient (round median / no-load latency) under which the limit grows
 local SHRINK_ABOVE = 1.35   -- gradient above which it falls toward limit / gradient
 local PROBE_EVERY = 10      -- seconds between no-load latency probes
 local RECHECK_AFTER = 1     -- before a shrink from latency, probe again if the last is older
@@ -86,7 +87,7 @@ function limiter.new(opts)
     inflight = 0,
     noload = nil,              -- lowest latency of a normal answer
     -- the current round
-    round_start = -huge, round_n = 0, round_sum = 0, round_used = 0,
+    round_start = -huge, round_n = 0, round = {}, round_used = 0,
     last_cut = -huge,          -- attempts sent before this are not counted for a new decrease
     probe_due = nil, probing = nil, probed_at = -huge,
     -- pacing
@@ -157,7 +158,7 @@ function Limiter:on_send(now)
 end
 
 local function new_round(self, now)
-  self.round_start, self.round_n, self.round_sum, self.round_used = now, 0, 0, self.inflight
+  self.round_start, self.round_n, self.round_used = now, 0, self.inflight
 end
 
 local function clamp(self)
@@ -179,12 +180,17 @@ local function start_probe(self, now)
     ready = self.inflight <= lim and now or nil }
 end
 
--- A round is complete: grow, hold or shrink from its mean latency. Before a shrink, the no-load
+-- A round is complete: grow, hold or shrink from its median latency. Before a shrink, the no-load
 -- latency is measured again unless it was a moment ago: a server that became slower for every
 -- request is not a queue.
 local function end_round(self, now)
-  local mean = self.round_sum / self.round_n
-  local gradient = mean / self.noload
+  local r, n = self.round, self.round_n
+  for i = #r, n + 1, -1 do r[i] = nil end
+  table.sort(r)
+  -- the median; of two or three answers the lower one (slow start's first rounds are small)
+  local typical = r[floor((n + 1) / 2)]
+  if n >= 4 and n % 2 == 0 then typical = (r[n / 2] + r[n / 2 + 1]) / 2 end
+  local gradient = typical / self.noload
   local used = self.round_used >= floor(self.cwnd)
   if gradient > SHRINK_ABOVE and floor(self.cwnd) >= 2 and now - self.probed_at > RECHECK_AFTER then
     start_probe(self, now)
@@ -348,7 +354,7 @@ function Limiter:on_result(now, r)
   if probe_step(self, now, sent_at, latency) then return end
   if sent_at < self.round_start - EPSILON then return end
   self.round_n = self.round_n + 1
-  self.round_sum = self.round_sum + latency
+  self.round[self.round_n] = latency
   if self.round_n >= max(1, floor(self.cwnd)) then end_round(self, now) end
 end
 

@@ -40,13 +40,11 @@ local buckets = {}          -- user id -> { tokens, t }
 local bucket_params         -- "rate/burst" the buckets were made for
 local pool, pool_size       -- the semaphore of `workers` and its size
 
---- Clears the counters, the buckets and the worker pool (requests holding a worker of the old
--- pool give it back to that pool).
+--- Clears the counters, the buckets and the worker pool. Requests that started before keep
+-- their worker of the old pool and are not counted in the new counters (a spec's leftovers,
+-- e.g. a stalled answer its client gave up on, do not show up in the next one's).
 function model.reset()
-  local inflight, serving = stats.inflight, stats.serving
   stats = new_stats()
-  -- requests being served now still end through model.leave()
-  stats.inflight, stats.serving = inflight, serving
   buckets, bucket_params = {}, nil
   pool, pool_size = nil, nil
 end
@@ -99,6 +97,7 @@ end
 function model.enter()
   local ctx = ngx.ctx
   ctx.model_entered = now()
+  ctx.model_stats = stats
   stats.inflight = stats.inflight + 1
   stats.requests = stats.requests + 1
   if stats.inflight > stats.max_inflight then stats.max_inflight = stats.inflight end
@@ -121,18 +120,21 @@ function model.admit(user, route, offset)
   local ctx = ngx.ctx
   local workers = c.workers or 0
   if workers > 0 then
-    local sema = worker_pool(workers)
-    stats.waiting = stats.waiting + 1
-    if stats.waiting > stats.max_waiting then stats.max_waiting = stats.waiting end
+    local sema, st = worker_pool(workers), stats
+    st.waiting = st.waiting + 1
+    if st.waiting > st.max_waiting then st.max_waiting = st.waiting end
     local ok = sema:wait(0) or sema:wait(WORKER_WAIT_LIMIT)
-    stats.waiting = stats.waiting - 1
+    st.waiting = st.waiting - 1
     if not ok then
       require("mock_respond").error(503, "server_error", "No worker became free in time (mock).")
       return true
     end
     ctx.model_worker = sema
-    stats.serving = stats.serving + 1
-    if stats.serving > stats.max_serving then stats.max_serving = stats.serving end
+    if ctx.model_stats == stats then   -- not when the counters were reset while it waited
+      ctx.model_serving = stats
+      stats.serving = stats.serving + 1
+      if stats.serving > stats.max_serving then stats.max_serving = stats.serving end
+    end
   end
   local ms = (c.latency_ms or 0)
   local jitter = c.jitter_ms or 0
@@ -151,11 +153,12 @@ function model.leave()
   if ctx.model_worker then
     ctx.model_worker:post(1)
     ctx.model_worker = nil
-    stats.serving = stats.serving - 1
+    if ctx.model_serving == stats then stats.serving = stats.serving - 1 end
   end
   local t0 = ctx.model_entered
   if not t0 then return end
   ctx.model_entered = nil
+  if ctx.model_stats ~= stats then return end   -- started before the counters were reset
   stats.inflight = stats.inflight - 1
   local status = tostring(ctx.status or ngx.status)
   stats.by_status[status] = (stats.by_status[status] or 0) + 1

@@ -15,12 +15,13 @@
 --    adaptive concurrency filter do). The no-load latency is the lowest latency seen, measured
 --    again now and then at a quarter of the limit (a short probe, so a server that got slower
 --    for every request, e.g. large offsets, is not mistaken for a queue). Results are taken in
---    rounds of `limit` answers to attempts sent after the last change; a round's median latency
---    over the no-load one is the gradient (a median, as Envoy's filter takes a percentile: one
---    slow answer on a busy machine is not a queue). Starting from 1 the limit doubles per round (slow
---    start) while the gradient stays under 1.15 and the limit was used; then it grows by one per
---    round under 1.15, holds up to 1.35, and above that falls to `limit / gradient` + 1 (toward
---    the knee: the number of requests the server serves without queueing).
+--    rounds of `limit` answers to attempts sent after the last change; a round's median
+--    latency over the no-load one is the gradient (a median, as Envoy's filter takes a
+--    percentile: one slow answer on a busy machine is not a queue). Starting from 1 the limit
+--    doubles per round (slow start) while the gradient stays under 1.15 and the limit was used;
+--    then it grows by one per round under 1.15, holds up to 1.35, and above that falls to
+--    `limit / gradient` + 1 (toward the knee: what the server serves without queueing).
+--    429s and errors are no latency samples.
 -- 2. **Multiplicative decrease on overload**: a 503/502/504 or a timeout halves the limit, a
 --    network error takes a quarter off; once per round: answers to attempts sent before the
 --    decrease do not decrease again. Before a shrink from latency alone, the no-load latency is
@@ -35,8 +36,12 @@
 --    up to the estimate, while the pacing is what holds the client back, so after two or three
 --    429s it holds just under the limit instead of sawing between pauses. The limit is cut too
 --    (a quarter), but never below what the pace needs (1.5 x pace x no-load latency, >= 2).
+--    After a minute without a 429 the pace may probe past what it learned (a raised limit).
 --
--- Deterministic: the same calls give the same answers. Time is in seconds, any monotonic origin.
+-- The caller's `limit()` and `next_send()` checks are all it takes: the limiter never sleeps,
+-- and counts the attempts in flight itself (on_send, on_result). A retry is an attempt like
+-- another. Deterministic: the same calls give the same answers. Time is in seconds, any
+-- monotonic origin.: the same calls give the same answers. Time is in seconds, any monotonic origin.
 -- @module acedata.limiter
 
 local limiter = {}

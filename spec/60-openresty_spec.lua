@@ -29,13 +29,14 @@ end
 
 local function ms(s) return string.format("%.1f", s * 1000) end
 
--- The README's OpenResty example: the `location = /usage/total { … }` block of its nginx snippet.
-local function readme_location()
-  local f = assert(io.open("README.md", "rb"))
+-- The OpenResty example of docs/openresty.md: the `location = /usage/total { … }` block of its
+-- nginx snippet. The README shows the same block (checked below), so both run here.
+local function example_location(path)
+  local f = assert(io.open(path, "rb"))
   local text = f:read("*a")
   f:close()
-  local conf = assert(text:match("\n```nginx\n(.-)\n```"), "README.md has no nginx snippet")
-  local start = assert(conf:find("location = /usage/total {", 1, true), "no /usage/total location in README")
+  local conf = assert(text:match("\n```nginx\n(.-)\n```"), path .. " has no nginx snippet")
+  local start = assert(conf:find("location = /usage/total {", 1, true), "no /usage/total location in " .. path)
   local depth, i = 0, start
   repeat
     local c = conf:sub(i, i)
@@ -57,7 +58,7 @@ describe("OpenResty", function()
     app = nginx_app.start {
       mock_url = mock.url(), tls = tls,
       env = { ACEDATACLOUD_PLATFORM_TOKEN = mock.TOKEN, PLATFORM_API_BASE_URL = mock.url() },
-      server_extra = readme_location(),
+      server_extra = example_location("docs/openresty.md"),
     }
   end)
 
@@ -116,7 +117,11 @@ describe("OpenResty", function()
     end)
   end)
 
-  describe("the README's example handler", function()
+  describe("the example handler of docs/openresty.md and README.md", function()
+    it("is the same location block in both", function()
+      assert.equal(example_location("docs/openresty.md"), example_location("README.md"))
+    end)
+
     it("totals usage with the default client", function()
       local status, body = app:get("/usage/total")
       assert.equal(200, status, body)

@@ -14,7 +14,8 @@ local core = require "acedata.core"
 local errors = require "acedata.errors"
 
 local acedata = {
-  _VERSION = "0.1.0",
+  --- The version, from the C core (CMakeLists.txt's `project(… VERSION …)`).
+  _VERSION = core._VERSION,
   --- JSON null: a NULL light userdata, the very value of `cjson.null`.
   null = core.null,
   --- The metatable given to decoded arrays when `array_mt = true`.

@@ -57,6 +57,8 @@ local default_proxies = setmetatable({
   get = function(id) return acedata.default_client().usage.proxies.get(id) end,
 }, { __call = function(_, params) return acedata.default_client().usage.proxies(params) end })
 
+--- The usage endpoints, through the default client: `acedata.usage.proxies{…}` (one page),
+-- `.each{…}`, `.all{…}` and `.get(id)`, as on a client (see docs/usage.md).
 acedata.usage = { proxies = default_proxies }
 
 --- The token's owner, through the default client.

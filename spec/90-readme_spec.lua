@@ -1,7 +1,8 @@
 -- Every Lua example of the README and of the pages of docs/ runs, as a new user would run it: a
 -- fresh interpreter with the token and base URL in the environment (pointing at the mock).
 -- Examples that only run inside nginx or Neovim (they use ngx.*, vim.* or acedata.nvim) are run by
--- those environments' own specs (60-openresty, 71-nvim_help).
+-- those environments' own specs (60-openresty, 71-nvim_help); the shell examples are run by
+-- 91-shell_examples.
 local child = require "spec.helpers.child"
 local mock = require "spec.helpers.mock"
 

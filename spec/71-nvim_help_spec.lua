@@ -3,6 +3,7 @@
 -- (lua/acedata/health.lua), and every Neovim example of README.md and docs/ (the lazy.nvim spec,
 -- the `:` commands, the Lua for other plugins) run against the mock.
 local child = require "spec.helpers.child"
+local doc_examples = require "spec.helpers.doc_examples"
 local mock = require "spec.helpers.mock"
 local nvim = require "spec.helpers.nvim"
 
@@ -144,28 +145,11 @@ end)
 -- The Neovim examples of README.md and docs/*.md: ```lua blocks that use vim.* or acedata.nvim
 -- (the plain-Lua ones run in spec/90-readme_spec.lua) and ```vim blocks.
 local function neovim_examples()
-  local pages = { "README.md" }
-  local p = assert(io.popen("ls docs/*.md"))
-  for path in p:lines() do pages[#pages + 1] = path end
-  p:close()
   local out = {}
-  for _, path in ipairs(pages) do
-    local line_no, current, lang, start = 0, nil, nil, nil
-    for line in io.lines(path) do
-      line_no = line_no + 1
-      if current then
-        if line:match("^```%s*$") then
-          local code = table.concat(current, "\n")
-          if lang == "vim" or code:find("vim%.") or code:find("acedata.nvim", 1, true) then
-            out[#out + 1] = { page = path, line = start, lang = lang, code = code }
-          end
-          current = nil
-        else
-          current[#current + 1] = line
-        end
-      else
-        lang = line:match("^```(%a+)%s*$")
-        if lang == "lua" or lang == "vim" then current, start = {}, line_no end
+  for _, path in ipairs(doc_examples.pages()) do
+    for _, b in ipairs(doc_examples.blocks(path)) do
+      if b.lang == "vim" or b.lang == "lua" and (b.code:find("vim%.") or b.code:find("acedata.nvim", 1, true)) then
+        out[#out + 1] = b
       end
     end
   end
@@ -191,7 +175,9 @@ describe("the Neovim examples of README.md and docs/", function()
 
   for _, ex in ipairs(examples) do
     local where = ex.page .. " line " .. ex.line
-    if ex.lang == "lua" and ex.code:match("^%s*{") then
+    if ex.not_run then
+      pending(where .. " is not run: " .. ex.not_run)
+    elseif ex.lang == "lua" and ex.code:match("^%s*{") then
       it(where .. ": the lazy.nvim spec's build makes the core, its config adds :AceDataUsage", function()
         -- The spec's fields, read as lazy.nvim reads them (a Lua table), outside Neovim first.
         local spec = assert((loadstring or load)("return " .. ex.code))()

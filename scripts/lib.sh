@@ -43,13 +43,16 @@ PKGS_BUILD=(cmake make gcc libc6-dev pkg-config libcurl4-openssl-dev zlib1g-dev 
 PKGS_MOCK=(nginx libnginx-mod-http-lua python3 curl)
 # The other Lua versions the suite runs on (lua-cjson, lua-busted and lua-socket cover them all).
 PKGS_LUAS=(lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev)
-PKGS_DOCS=(lua-ldoc lua-markdown lua5.1)  # scripts/check/docs: the LDoc reference (markdown through lua-markdown, 5.1)
-PKGS_ROCK=(luarocks zip unzip)  # zip/unzip: scripts/check/rock packs and reads the source rock
+PKGS_ROCK=(luarocks)
 PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev neovim lua-luv
   openssl valgrind cppcheck clang-tidy-14 clang-format-14)
 # bench/e2e and bench/memory (not the tests): Python requests (the seed's client), LuaSocket,
 # GNU time (peak RSS of each client), curl (the transfer floor).
 PKGS_BENCH=(python3-requests lua-socket time curl)
+# scripts/check/docs: the LDoc reference (its markdown comes from lua-markdown, a Lua 5.1 module).
+PKGS_DOCS=(lua-ldoc lua-markdown lua5.1)
+# scripts/check/rock packs the source rock (a zip) and reads it back.
+PKGS_ROCK+=(zip unzip)
 
 # lua_bin VER -> the interpreter for a Lua version (5.1 5.2 5.3 5.4 luajit)
 lua_bin() { case "$1" in luajit) echo luajit ;; *) echo "lua$1" ;; esac; }

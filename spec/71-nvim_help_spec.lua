@@ -82,6 +82,21 @@ describe(":help acedata", function()
   end)
 end)
 
+describe("acedata.nvim on Neovim 0.10+", function()
+  it("uses vim.uv when it exists (vim.loop only before)", function()
+    local lines = run([[
+      -- Neovim 0.10 has vim.uv; this 0.7 does not: give it one that records what is used.
+      local used, loop = {}, vim.loop
+      vim.uv = setmetatable({}, { __index = function(_, k) used[#used + 1] = k; return loop[k] end })
+      vim.loop = setmetatable({}, { __index = function(_, k) used[#used + 1] = "loop." .. k; return loop[k] end })
+      require("acedata.nvim").find_core()
+      out(table.concat(used, ","))
+      stop_guard(); done()
+    ]])
+    assert.same({ "fs_stat" }, lines)
+  end)
+end)
+
 describe(":checkhealth acedata", function()
   before_each(function()
     assert.is_true(nvim.available(), "nvim is not installed (Debian package neovim)")

@@ -133,6 +133,27 @@ describe(":checkhealth acedata", function()
     assert.is_nil(all:find("ERROR", 1, true), all)
   end)
 
+  for _, api in ipairs { { "0.9+", "start", "ok", "error" }, { "0.8", "report_start", "report_ok", "report_error" } } do
+    it("reports through vim.health." .. api[2] .. "/" .. api[3] .. "/… where Neovim " .. api[1] .. " has them", function()
+      local lines = run(([[
+        local calls = {}
+        local function rec(name) return function(msg) calls[#calls + 1] = name .. " " .. msg end end
+        vim.health = {}
+        for _, name in ipairs { "start", "ok", "info", "warn", "error" } do
+          local key = %q == "start" and name or "report_" .. name
+          vim.health[key] = rec(name)
+        end
+        require("acedata.health").check()
+        for _, c in ipairs(calls) do out(c) end
+        stop_guard(); done()
+      ]]):format(api[2]), env { ACEDATACLOUD_PLATFORM_TOKEN = false })
+      assert.equal("start acedata", lines[1])
+      local all = table.concat(lines, "\n")
+      assert.truthy(all:find("\nok libcurl ", 1, true), all)
+      assert.truthy(all:find("\nerror no token set", 1, true), all)
+    end)
+  end
+
   it("says \"no token set\" when there is none", function()
     local lines = checkhealth(nil, env { ACEDATACLOUD_PLATFORM_TOKEN = false })
     local all = table.concat(lines, "\n")

@@ -388,6 +388,133 @@ local function seeds_of(class)
   return out
 end
 
+-- The scenario server itself: the model's truth is only as good as this.
+describe("mock scenarios (the servers of the paging model)", function()
+  local http = require "socket.http"
+  local ltn12 = require "ltn12"
+
+  setup(function() mock.reset() end)
+
+  -- One list request to a scenario: status, decoded body.
+  local function list(base_url, query, token)
+    local chunks = {}
+    local _, status = http.request {
+      url = base_url .. "/api/v1/usage/proxies/?user_id=" .. dataset.USER_ID .. (query or ""),
+      headers = { authorization = "Bearer " .. (token or dataset.TOKEN) }, sink = ltn12.sink.table(chunks),
+    }
+    local text = table.concat(chunks)
+    return status, text ~= "" and cjson.decode(text) or nil
+  end
+
+  local function indices(body)
+    local out = {}
+    for k, rec in ipairs(body.items) do out[k] = dataset.index_of(rec.id) end
+    return out
+  end
+
+  local function with(body, fn)
+    local id, base_url = mock.scenario(body)
+    local ok, err = pcall(fn, base_url, id)
+    mock.scenario_free(id)
+    if not ok then error(err, 0) end
+  end
+
+  it("serves records 1..n newest first, or oldest first, with the count", function()
+    with({ records = 5 }, function(url)
+      local status, body = list(url, "&limit=3&offset=1")
+      assert.equal(200, status)
+      assert.equal(5, body.count)
+      assert.same({ 4, 3, 2 }, indices(body))
+      assert.same({ 2, 3, 4 }, indices(select(2, list(url, "&limit=3&offset=1&ordering=created_at"))))
+    end)
+  end)
+
+  it("caps a page at cap, and sends ignore_limit records whatever limit says", function()
+    with({ records = 30, cap = 7 }, function(url)
+      assert.equal(7, #select(2, list(url, "&limit=20")).items)
+      assert.equal(3, #select(2, list(url, "&limit=3")).items)
+    end)
+    with({ records = 30, ignore_limit = 4 }, function(url)
+      assert.equal(4, #select(2, list(url, "&limit=20")).items)
+      assert.equal(4, #select(2, list(url, "&limit=1")).items)
+    end)
+  end)
+
+  it("draws the page size of each request from vary, the same in every scenario of that seed", function()
+    local sizes = {}
+    for round = 1, 2 do
+      with({ records = 300, vary = { min = 2, max = 9, seed = 5 } }, function(url)
+        sizes[round] = {}
+        for k = 1, 20 do
+          local n = #select(2, list(url, "&limit=50&offset=" .. (k * 10))).items
+          assert.is_true(n >= 2 and n <= 9, "page of " .. n)
+          sizes[round][k] = n
+        end
+      end)
+    end
+    assert.same(sizes[1], sizes[2])
+    local distinct = {}
+    for _, n in ipairs(sizes[1]) do distinct[n] = true end
+    assert.is_not_nil(next(distinct, next(distinct)), "every page had the same size")
+  end)
+
+  it("repeat_page serves the first page whatever the offset", function()
+    with({ records = 30, repeat_page = true }, function(url)
+      assert.same({ 30, 29, 28 }, indices(select(2, list(url, "&limit=3&offset=9"))))
+    end)
+  end)
+
+  it("applies mutations before the list request they name, and logs them", function()
+    with({ records = 10, mutations = { { request = 2, insert = 3 }, { request = 3, delete = { 12, 1 } } } },
+      function(url, id)
+        assert.equal(10, select(2, list(url, "&limit=2")).count)
+        local _, second = list(url, "&limit=2")
+        assert.equal(13, second.count)
+        assert.same({ 13, 12 }, indices(second))
+        local _, third = list(url, "&limit=2")
+        assert.equal(11, third.count)
+        assert.same({ 13, 11 }, indices(third))
+        local log = mock.scenario_log(id)
+        assert.equal(3, log.list_requests)
+        assert.same({ 1, 12 }, log.deleted)          -- in data set order
+        assert.same({ { insert = 3 } }, log.log[2].mutations)
+        assert.same({ 13, 11 }, log.log[3].ids)
+      end)
+  end)
+
+  it("faults the request it names, then the retries of the same page, `times` in all", function()
+    with({ records = 30, faults = { { request = 2, fault = "status", status = 503, times = 2 } } }, function(url, id)
+      assert.equal(200, (list(url, "&limit=5")))
+      assert.equal(503, (list(url, "&limit=5&offset=5")))
+      assert.equal(200, (list(url, "&limit=5&offset=10")))  -- another page: not faulted
+      assert.equal(503, (list(url, "&limit=5&offset=5")))   -- the retry of the faulted page
+      assert.equal(200, (list(url, "&limit=5&offset=5")))
+      local log = mock.scenario_log(id).log
+      assert.same({ true, false, true, false, true }, { log[1].served, log[2].served, log[3].served, log[4].served,
+        log[5].served })
+      assert.equal("status 503", log[2].fault)
+    end)
+  end)
+
+  it("checks tokens and user_id like the mock's own list route", function()
+    with({ records = 3 }, function(url)
+      assert.equal(401, (list(url, "", "platform-v1-" .. ("0"):rep(64))))
+      local chunks = {}
+      local _, status = http.request { url = url .. "/api/v1/usage/proxies/",
+        headers = { authorization = "Bearer " .. dataset.TOKEN }, sink = ltn12.sink.table(chunks) }
+      assert.equal(403, status)
+    end)
+  end)
+
+  it("answers 404 for a scenario that does not exist, and 400 for a bad one", function()
+    local _, status = http.request(mock.url() .. "/__scenario/s999999/api/v1/usage/proxies/")
+    assert.equal(404, status)
+    local ok, err = pcall(mock.scenario, { records = 3, cap = 0 })
+    assert.is_false(ok)
+    assert.matches("cap must be an integer", err)
+  end)
+end)
+
 describe("usage.proxies.each against randomized servers (the paging model)", function()
   setup(function() mock.reset() end)
 

@@ -63,7 +63,10 @@ local MODES = {
   { name = "sequential", opts = {}, ahead = 0 },
   { name = "prefetch", opts = { prefetch = 1 }, ahead = 1 },
   { name = "concurrency", opts = { concurrency = 4 }, ahead = 3 },
+  -- the model's self-check (below): a correct client, on the first REFERENCE_RUNS seeds
+  { name = "reference", opts = {}, ahead = 0, reference = true },
 }
+local REFERENCE_RUNS = math.min(RUNS, tonumber(os.getenv "ACEDATA_MODEL_REFERENCE_RUNS") or 250)
 
 local CLASSES = {
   { name = "exact", what = "yields every record once, in server order, with the exact total, or a typed error "
@@ -196,6 +199,54 @@ local function scenario_of(seed)
   return drawn[seed]
 end
 
+-- A reference client: a plain sequential loop over proxies{} (one page per call, with the
+-- client's retries) that follows the drift rules above. It is not the library's paging: it runs
+-- on the same seeds to show that a correct client passes every class of the model (the model's
+-- failures on the library are the library's, not the model's).
+local errors = require "acedata.errors"
+
+local function drift(message) error(errors.new { kind = "drift", message = message }, 0) end
+
+local function reference_each(client, params, deadline_at, bound)
+  local desc = params.ordering ~= "created_at"
+  local seen = {}
+  local yielded, c0, top, last_count, requests = 0, nil, nil, nil, 0
+  return coroutine.wrap(function()
+    while true do
+      requests = requests + 1
+      if requests > bound then drift("more requests than the data set can need") end
+      local left = deadline_at - core.now()
+      if left <= 0 then error(errors.new { kind = "timeout", message = "deadline reached" }, 0) end
+      client.cfg.deadline = left   -- the whole loop's deadline bounds each call
+      local offset = yielded
+      if desc and c0 then offset = yielded + (last_count - c0) end  -- inserted records are at the head
+      local page, err = client.usage.proxies { limit = params.page_size, offset = offset, ordering = params.ordering,
+                                               fields = params.fields }
+      if not page then error(err, 0) end
+      if last_count and page.count < last_count then drift("the count went down: records were deleted") end
+      if not c0 then
+        c0 = page.count
+        top = page.results[1] and page.results[1].id
+      end
+      local fresh = 0
+      for _, rec in ipairs(page.results) do
+        -- ids ascend with creation time: newer than the first page's first record means inserted since
+        local newer = desc and top and rec.id > top
+        if not seen[rec.id] and not newer then
+          seen[rec.id] = true
+          fresh, yielded = fresh + 1, yielded + 1
+          coroutine.yield(rec)
+        end
+      end
+      if #page.results > 0 and fresh == 0 and page.count == last_count then
+        drift("a page held only records already seen")
+      end
+      last_count = page.count
+      if #page.results == 0 or (desc and yielded >= c0) or (not desc and yielded >= page.count) then return end
+    end
+  end)
+end
+
 --- Runs each{} of one scenario in one mode: the ids and amounts yielded (or the error), the
 -- elapsed time, and the scenario's log.
 local function run(sc, mode)
@@ -214,7 +265,9 @@ local function run(sc, mode)
     if core.now() > give_up then error("model: each{} still running " .. (give_up - t0) .. " s after it started", 0) end
   end, "", 100000)
   local ok, err = pcall(function()
-    for rec in client.usage.proxies.each(params) do
+    local iter = mode.reference and reference_each(client, params, t0 + sc.deadline, 3 * sc.pages + 10)
+      or client.usage.proxies.each(params)
+    for rec in iter do
       ids[#ids + 1] = rec.id
       amounts[#amounts + 1] = rec.deducted_amount
     end
@@ -378,9 +431,9 @@ local function describe_run(sc, mode, res)
   return table.concat(out, "\n")
 end
 
-local function seeds_of(class)
+local function seeds_of(class, mode)
   local out = {}
-  local from, to = 1, RUNS
+  local from, to = 1, mode.reference and REFERENCE_RUNS or RUNS
   if ONLY_SEED then from, to = ONLY_SEED, ONLY_SEED end
   for seed = from, to do
     if scenario_of(seed).class == class then out[#out + 1] = seed end
@@ -522,7 +575,7 @@ describe("usage.proxies.each against randomized servers (the paging model)", fun
     if not ONLY_MODE or ONLY_MODE == mode.name then
       describe(mode.name, function()
         for _, class in ipairs(CLASSES) do
-          local seeds = seeds_of(class.name)
+          local seeds = seeds_of(class.name, mode)
           if #seeds > 0 then
             it(class.what .. " (" .. #seeds .. " seeds)", function()
               local failures, failed_seeds = {}, {}

@@ -34,9 +34,15 @@
 -- 3 * (pages + 2 + ahead) + (faulted requests) list requests, where pages = ceil(records, inserted
 -- included, / smallest page the server may send) + 1.
 --
--- ACEDATA_MODEL_RUNS=N: seeds 1..N per mode (default 1000). ACEDATA_MODEL_SEED=N replays one seed
--- (ACEDATA_MODEL_MODE=sequential|prefetch|concurrency: in one mode); ACEDATA_MODEL_VERBOSE=1
--- prints each run's scenario and what the server served.
+-- A reference client (a plain loop over proxies{} that follows these rules, below) runs the first
+-- 250 seeds too: every class can be passed, so a failure is the library's, not the model's.
+--
+-- ACEDATA_MODEL_RUNS=N: seeds 1..N per mode (default 1000; scripts/test: 1000 on 5.4, 100 on the
+-- other Luas, 10 under ASan and valgrind). A failure prints its seed, mode and a replay command;
+-- ACEDATA_MODEL_SEED=N replays one seed (ACEDATA_MODEL_MODE=sequential|prefetch|concurrency|
+-- reference: in one mode), after a build and `eval "$(mock/server start)"; export ACEDATA_MOCK_URL`.
+-- ACEDATA_MODEL_VERBOSE=1 prints each run's scenario and what the server served;
+-- ACEDATA_MODEL_STATS=1 a line of timings per class and mode, and every failing seed.
 local mock = require "spec.helpers.mock"
 local acedata = require "acedata"
 local core = require "acedata.core"

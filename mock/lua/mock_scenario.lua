@@ -372,6 +372,7 @@ function scenario.log_phase()
   if not entry then return end
   entry.status = ngx.ctx.status or ngx.status
   entry.served = entry.status == 200 and entry.fault == nil
+  entry.duration = floor((ngx.now() - ngx.req.start_time()) * 1000) / 1000
 end
 
 return scenario

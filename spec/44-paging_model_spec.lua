@@ -1,9 +1,10 @@
 -- The paging model: usage.proxies.each{} against randomized servers (mock scenarios), in three
 -- modes (sequential, prefetch = 1, concurrency = 4), checked against what the server served.
 --
--- Each seed draws one run: a data set (0..300 records of the mock's data set), a page size
--- (1..120), a page behaviour (none; a cap of 7, 50 or 100; a fixed page size whatever `limit`
--- says; a page size drawn per request, within `limit` or not), an ordering, mutations while
+-- Each seed draws one run: a data set (0..300 records of the mock's data set, in either page
+-- shape: items or results), a page size (1..120), a page behaviour (none; a cap of 7, 50 or 100;
+-- a fixed page size whatever `limit` says; a page size drawn per request, within `limit` or
+-- not), an ordering, mutations while
 -- paging (records inserted at the head of a newest-first listing, appended at the tail of an
 -- oldest-first one, or deleted), and faults at random request numbers (429 with Retry-After 0 or
 -- 1, 500/502/503/504, resets before headers and mid-body, truncated and malformed bodies, stalls
@@ -198,6 +199,7 @@ local function draw(seed)
   sc.pages = ceil((n + inserted) / smallest_page(body, sc.page_size)) + 1
   draw_faults(r, sc, body)
   if r.chance(50) then sc.fields = { "id", "deducted_amount" } end
+  if r.chance(20) then body.shape = "results" end   -- {"count", "next", "previous", "results"}
   sc.body = body
   return sc
 end

@@ -4,11 +4,11 @@
 -- Each seed draws one run: a data set (0..300 records of the mock's data set, in either page
 -- shape: items or results), a page size (1..120), a page behaviour (none; a cap of 7, 50 or 100;
 -- a fixed page size whatever `limit` says; a page size drawn per request, within `limit` or
--- not), an ordering, mutations while
--- paging (records inserted at the head of a newest-first listing, appended at the tail of an
--- oldest-first one, or deleted), and faults at random request numbers (429 with Retry-After 0 or
--- 1, 500/502/503/504, resets before headers and mid-body, truncated and malformed bodies, stalls
--- past the client's timeout; a fault may persist over the retries of its page). The same seed
+-- not), an ordering, mutations while paging (records inserted at the head of a newest-first
+-- listing, appended at the tail of an oldest-first one, or deleted), and faults at random request
+-- numbers (429 with Retry-After 0 or 1, 500/502/503/504, resets before headers and mid-body,
+-- truncated and malformed bodies, stalls past the client's timeout; a fault may persist over the
+-- retries of its page). The same seed
 -- draws the same run in every mode and on every Lua. Mutations and faults are keyed by the
 -- server's request numbers, which follow arrival order: a sequential replay is exact; with pages
 -- in flight, a replay may see a mutation or a fault land on another page (the same class of run).

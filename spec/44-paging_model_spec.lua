@@ -8,10 +8,10 @@
 -- listing, appended at the tail of an oldest-first one, or deleted), and faults at random request
 -- numbers (429 with Retry-After 0 or 1, 500/502/503/504, resets before headers and mid-body,
 -- truncated and malformed bodies, stalls past the client's timeout; a fault may persist over the
--- retries of its page). The same seed
--- draws the same run in every mode and on every Lua. Mutations and faults are keyed by the
--- server's request numbers, which follow arrival order: a sequential replay is exact; with pages
--- in flight, a replay may see a mutation or a fault land on another page (the same class of run).
+-- retries of its page). The same seed draws the same run in every mode and on every Lua.
+-- Mutations and faults are keyed by the server's request numbers, which follow arrival order: a
+-- sequential replay is exact; with pages in flight, a replay may see a mutation or a fault land
+-- on another page (the same class of run).
 --
 -- The invariant, per class of run (the server's log is the truth):
 -- * exact (no mutations): every record of the data set exactly once, in server order, and the

@@ -90,10 +90,10 @@ local CLASSES = {
   { name = "repeat_page", what = "a server that ignores offset: a typed error after a bounded number of requests" },
 }
 
--- The documented error kinds (acedata.errors), and the lead's "drift".
+-- The documented error kinds (acedata.errors, docs/paging.md: drift and paging too).
 local KINDS = {}
 for _, k in ipairs { "auth", "permission", "not_found", "bad_request", "rate_limit", "server", "http", "network",
-                     "timeout", "tls", "decode", "drift" } do KINDS[k] = true end
+                     "timeout", "tls", "decode", "drift", "paging" } do KINDS[k] = true end
 
 -- A small deterministic PRNG (Park-Miller, products below 2^53): the same numbers on 5.1-5.4
 -- and LuaJIT, with doubles or integers.

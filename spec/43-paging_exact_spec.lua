@@ -90,6 +90,34 @@ for _, server in ipairs(SERVERS) do
   end)
 end
 
+describe("usage.proxies.each with a retry on every page", function()
+  -- 200 records, one per page; every first attempt of a page answers 503, the retry 200. The
+  -- backoff is at most a microsecond, so many waits end before the runtime looks at its timers
+  -- (the model found it: seed 99, a non-typed "a task can never finish" from a retry's sleep).
+  local R = 200
+  local faults = {}
+  for k = 1, R do faults[k] = { request = 2 * k - 1, fault = "status", status = 503 } end
+
+  local function tiny_backoff(base_url)
+    return acedata.new { token = dataset.TOKEN, base_url = base_url, timeout = 10, max_retries = 2,
+                         backoff_base = 1e-6, backoff_cap = 1e-6 }
+  end
+
+  -- Sequential only: with pages in flight, request numbers interleave and a page's retry may
+  -- land on an odd (faulted) number again.
+  it("yields every record once, whatever the backoff waits", function()
+    mock.reset()
+    local id, base_url = mock.scenario { records = R, faults = faults }
+    local ok, ids = pcall(ids_and_total, tiny_backoff(base_url).usage.proxies.each { page_size = 1 })
+    local log = mock.scenario_log(id)
+    mock.scenario_free(id)
+    assert(ok, tostring(ids))
+    assert.equal(R, #ids)
+    assert.same(mock.newest_first_ids(R), ids)
+    assert.equal(2 * R, log.list_requests)
+  end)
+end)
+
 describe("usage.proxies.each{user_id = false} and all{user_id = false}", function()
   local PAGES = 10
 

@@ -38,12 +38,13 @@
 -- 3 * (pages + 2 + ahead) + (faulted requests) list requests, where pages = ceil(records, inserted
 -- included, / smallest page the server may send) + 1.
 --
--- A reference client (a plain loop over proxies{} that follows these rules, below) runs the first
--- 250 seeds too: every class can be passed, so a failure is the library's, not the model's.
+-- The first 250 seeds (ACEDATA_MODEL_EXTRA_RUNS) also run with concurrency = "auto", and with a
+-- reference client (a plain loop over proxies{} that follows these rules, below): every class can
+-- be passed, so a failure is the library's, not the model's.
 --
 -- ACEDATA_MODEL_RUNS=N: seeds 1..N per mode (default 1000; scripts/test: 1000 on 5.4, 100 on the
 -- other Luas, 10 under ASan and valgrind). A failure prints its seed, mode and a replay command;
--- ACEDATA_MODEL_SEED=N replays one seed (ACEDATA_MODEL_MODE=sequential|prefetch|concurrency|
+-- ACEDATA_MODEL_SEED=N replays one seed (ACEDATA_MODEL_MODE=sequential|prefetch|concurrency|auto|
 -- reference: in one mode), after a build and `eval "$(mock/server start)"; export ACEDATA_MOCK_URL`.
 -- ACEDATA_MODEL_VERBOSE=1 prints each run's scenario and what the server served;
 -- ACEDATA_MODEL_STATS=1 a line of timings per class and mode, and every failing seed.
@@ -73,10 +74,12 @@ local MODES = {
   { name = "sequential", opts = {}, ahead = 0 },
   { name = "prefetch", opts = { prefetch = 1 }, ahead = 1 },
   { name = "concurrency", opts = { concurrency = 4 }, ahead = 3 },
-  -- the model's self-check (below): a correct client, on the first REFERENCE_RUNS seeds
-  { name = "reference", opts = {}, ahead = 0, reference = true },
+  -- concurrency = "auto" (at most max_concurrency = 16 in flight), on the first EXTRA_RUNS seeds
+  { name = "auto", opts = { concurrency = "auto" }, ahead = 15, extra = true },
+  -- the model's self-check (below): a correct client, on the first EXTRA_RUNS seeds
+  { name = "reference", opts = {}, ahead = 0, reference = true, extra = true },
 }
-local REFERENCE_RUNS = math.min(RUNS, tonumber(os.getenv "ACEDATA_MODEL_REFERENCE_RUNS") or 250)
+local EXTRA_RUNS = math.min(RUNS, tonumber(os.getenv "ACEDATA_MODEL_EXTRA_RUNS") or 250)
 
 local CLASSES = {
   { name = "exact", what = "yields every record once, in server order, with the exact total, or a typed error "
@@ -445,7 +448,7 @@ end
 
 local function seeds_of(class, mode)
   local out = {}
-  local from, to = 1, mode.reference and REFERENCE_RUNS or RUNS
+  local from, to = 1, mode.extra and EXTRA_RUNS or RUNS
   if ONLY_SEED then from, to = ONLY_SEED, ONLY_SEED end
   for seed = from, to do
     if scenario_of(seed).class == class then out[#out + 1] = seed end

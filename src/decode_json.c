@@ -43,6 +43,7 @@
 
 #include "compat.h"
 #include "decode.h"
+#include "decode_number.h"
 
 #define MAX_DEPTH 1000
 #define KC_BITS 8
@@ -411,6 +412,55 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+#define ZEROS8 UINT64_C(0x3030303030303030) /* "00000000" */
+
+#if AD_SWAR_CTZ
+static const uint64_t pow10_u64[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* The value of 8 digits (bytes 0..9, the first digit in the lowest byte) in three multiplies:
+ * pairs, then quads, then all eight. */
+static uint64_t digits8_value(uint64_t v) {
+  v = (v * 10 + (v >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+  v = (v * 100 + (v >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+  return (v * 10000 + (v >> 32)) & UINT64_C(0xFFFFFFFF);
+}
+#endif
+
+/*
+ * Reads the digits at p into *m (m * 10 + digit each; wraps past 19 digits, when the caller no
+ * longer uses m) and returns the position after them. 8 bytes at a time where 8 are readable.
+ */
+static cptr read_digits(cptr p, cptr end, uint64_t *mp) {
+  uint64_t m = *mp;
+#if AD_SWAR_CTZ
+  while (end - p >= 8) {
+    uint64_t w, nondigit;
+    unsigned n;
+    memcpy(&w, p, 8);
+    /* per byte: nonzero unless the high nibble is 3 and stays 3 when 6 is added (0x30..0x39);
+     * the lowest flagged byte is exact (an add's carry only moves up, out of a flagged byte) */
+    nondigit = ((w & UINT64_C(0xF0F0F0F0F0F0F0F0)) ^ ZEROS8) |
+               (((w + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) ^ ZEROS8);
+    if (nondigit == 0) {
+      m = m * 100000000 + digits8_value(w - ZEROS8);
+      p += 8;
+      continue;
+    }
+    n = (unsigned)__builtin_ctzll(nondigit) >> 3; /* digits before the first non-digit */
+    if (n) {
+      /* the n digits to the top bytes, zeros below: the value of "0..0d1..dn" */
+      m = m * pow10_u64[n] + digits8_value((w - ZEROS8) << (64 - 8 * n));
+      p += n;
+    }
+    *mp = m;
+    return p;
+  }
+#endif
+  while (p < end && isdigit_(*p)) m = m * 10 + (uint64_t)(*p++ - '0');
+  *mp = m;
+  return p;
+}
+
 /* strtod on a NUL-terminated copy of the token; also handles a non-'.' locale decimal point. */
 static lua_Number slow_number(D *d, cptr s, size_t n) {
   char *buf = scratch(d, n + 1), *endp, *dot;
@@ -425,12 +475,19 @@ static lua_Number slow_number(D *d, cptr s, size_t n) {
   return (lua_Number)v;
 }
 
-/* Parses and pushes the number token at p. */
+/*
+ * Parses and pushes the number token at p. The significand's digits (leading zeros of a
+ * fraction not counted) are read into m exactly when there are at most 19; e10 is the decimal
+ * exponent that goes with m, exact for any length of token (a long run of zeros moves it by
+ * its length; an exponent beyond 10^17 saturates, far outside every double).
+ */
 static cptr push_number(D *d, cptr p) {
-  cptr s = p, end = d->end;
+  cptr s = p, end = d->end, digits;
   uint64_t m = 0;
-  long e10 = 0; /* long: a huge run of zeros after the point must not overflow it */
-  int nd = 0, neg = 0, isint = 1, truncated = 0;
+  int64_t e10 = 0;
+  size_t nd = 0; /* significant digits read into m */
+  int neg = 0, isint = 1;
+  double v;
   if (*p == '-') {
     neg = 1;
     p++;
@@ -439,47 +496,45 @@ static cptr push_number(D *d, cptr p) {
     p++;
     if (p < end && isdigit_(*p)) return fail(d, s, "invalid number (leading zero)");
   } else if (p < end && isdigit_(*p)) {
-    do {
-      if (nd < 19) {
-        m = m * 10 + (*p - '0');
-        nd++;
-      } else {
-        truncated = 1;
-      }
-      p++;
-    } while (p < end && isdigit_(*p));
+    digits = p;
+    p = read_digits(p, end, &m);
+    nd = (size_t)(p - digits);
   } else {
     return fail(d, s, "invalid number");
   }
   if (p < end && *p == '.') {
+    cptr frac;
     isint = 0;
     p++;
     if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
-    do {
-      if (nd < 19) {
-        m = m * 10 + (*p - '0');
-        if (m) nd++; /* zeros before the first significant digit do not count */
-        e10--;
-      } else {
-        truncated = 1;
-      }
-      p++;
-    } while (p < end && isdigit_(*p));
+    frac = p;
+    if (nd == 0) { /* 0.000ddd: the zeros are not significant */
+      while (end - p >= 8 && memcmp(p, "00000000", 8) == 0) p += 8;
+      while (p < end && *p == '0') p++;
+    }
+    digits = p;
+    p = read_digits(p, end, &m);
+    nd += (size_t)(p - digits);
+    e10 = -(int64_t)(p - frac);
   }
   if (p < end && (*p | 0x20) == 'e') {
     int eneg = 0;
-    long ex = 0;
+    int64_t ex = 0;
     isint = 0;
     p++;
     if (p < end && (*p == '+' || *p == '-')) eneg = (*p++ == '-');
     if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
     do {
-      if (ex < 100000) ex = ex * 10 + (*p - '0');
+      if (ex < INT64_C(100000000000000000)) ex = ex * 10 + (*p - '0');
       p++;
     } while (p < end && isdigit_(*p));
     e10 += eneg ? -ex : ex;
   }
-  if (likely(isint && !truncated)) {
+  if (unlikely(nd > 19)) { /* m is not exact: the exact conversion */
+    lua_pushnumber(d->L, slow_number(d, s, (size_t)(p - s)));
+    return p;
+  }
+  if (isint) {
 #if ACEDATA_HAS_INTEGERS
     if (m <= (uint64_t)LUA_MAXINTEGER && !(neg && m == 0)) {
       lua_pushinteger(d->L, neg ? -(lua_Integer)m : (lua_Integer)m);
@@ -495,13 +550,18 @@ static cptr push_number(D *d, cptr p) {
     return p;
   }
 #if FLT_EVAL_METHOD == 0
-  if (!truncated && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
-    double v = (double)m;
+  /* both operands exact: one correctly rounded IEEE operation (Clinger's fast path) */
+  if (m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+    v = (double)m;
     v = e10 < 0 ? v / pow10_exact[-e10] : v * pow10_exact[e10];
     lua_pushnumber(d->L, (lua_Number)(neg ? -v : v));
     return p;
   }
 #endif
+  if (likely(ad_decimal_to_double(m, e10, neg, &v))) {
+    lua_pushnumber(d->L, (lua_Number)v);
+    return p;
+  }
   lua_pushnumber(d->L, slow_number(d, s, (size_t)(p - s)));
   return p;
 }

@@ -569,15 +569,41 @@ static cptr push_number(D *d, cptr p) {
 /* ------------------------------------------------------------------------------------------- */
 /* Structure */
 
+/* Skips whitespace from p (*p <= ' '). Pretty-printed JSON is a newline and a run of indentation
+ * spaces, so runs of spaces are skipped 8 bytes at a time. */
 static cptr skip_ws(cptr p, cptr end) {
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  while (p < end) {
+    unsigned c = *p;
+    if (c == ' ') {
+#if AD_SWAR_CTZ
+      if (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w ^= ONES * ' ';
+        /* the first byte is a space, so w != 0 skips 1..7 bytes */
+        p += w ? (unsigned)__builtin_ctzll(w) >> 3 : 8;
+        continue;
+      }
+#endif
+      p++;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      p++;
+    } else {
+      break;
+    }
+  }
   return p;
 }
 
-/* Compact JSON has no whitespace: test one byte before calling out. */
-#define SKIP_WS()                                  \
-  do {                                             \
-    if (p < end && *p <= ' ') p = skip_ws(p, end); \
+/* Compact JSON has no whitespace: test one byte before calling out; ": " is one space. */
+#define SKIP_WS()                                 \
+  do {                                            \
+    if (p < end && *p <= ' ') {                   \
+      if (*p == ' ' && end - p > 1 && p[1] > ' ') \
+        p++;                                      \
+      else                                        \
+        p = skip_ws(p, end);                      \
+    }                                             \
   } while (0)
 
 static int clamp_hint(unsigned h) { return (int)(h < HINT_MAX ? h : HINT_MAX); }

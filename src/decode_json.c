@@ -57,6 +57,14 @@
 #define AD_SWAR_CTZ 0
 #endif
 
+/* SSE2 is part of every x86-64: strings are scanned 16 bytes at a time there. */
+#if AD_SWAR_CTZ && defined(__SSE2__)
+#define AD_SSE2 1
+#include <emmintrin.h>
+#else
+#define AD_SSE2 0
+#endif
+
 #if defined(__GNUC__)
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -135,6 +143,15 @@ static size_t utf8_seq(cptr p, cptr end) {
   size_t avail = (size_t)(end - p);
   unsigned lo = 0x80, hi = 0xBF;
   size_t n, i;
+#if AD_SWAR_CTZ
+  if (avail >= 4) { /* the common 2- and 3-byte sequences, from one load */
+    uint32_t w;
+    memcpy(&w, p, 4);
+    if ((w & 0xC0E0u) == 0x80C0u && c >= 0xC2) return 2;
+    if ((w & 0xC0C0F0u) == 0x8080E0u && !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] > 0x9F))
+      return 3;
+  }
+#endif
   if (c >= 0xC2 && c <= 0xDF)
     n = 2;
   else if (c >= 0xE0 && c <= 0xEF) {
@@ -165,6 +182,25 @@ static size_t utf8_seq(cptr p, cptr end) {
 static cptr scan_string(D *d, cptr p) {
   cptr end = d->end;
   for (;;) {
+#if AD_SSE2
+    {
+      const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+      const __m128i space = _mm_set1_epi8(' ');
+      while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compare: bytes >= 0x80 are negative, so "< ' '" flags them too */
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                         _mm_cmplt_epi8(v, space));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) {
+          p += __builtin_ctz((unsigned)mask);
+          goto bytes;
+        }
+        p += 16;
+      }
+    }
+#endif
     while (end - p >= 8) {
       uint64_t w, x, y, t;
       memcpy(&w, p, 8);
@@ -181,6 +217,9 @@ static cptr scan_string(D *d, cptr p) {
       }
       p += 8;
     }
+#if AD_SSE2
+  bytes:
+#endif
     for (;;) {
       unsigned c;
       if (unlikely(p >= end)) return fail(d, end, "unexpected end of input");
@@ -362,7 +401,20 @@ static unsigned key_hash(cptr k, size_t n) {
 static int same_bytes(const char *a, cptr b, size_t n) {
   uint64_t x, y;
   size_t i;
-  if (n < 8) return memcmp(a, b, n) == 0;
+  if (n < 8) {
+    uint32_t u, v;
+    if (n < 4) {
+      for (i = 0; i < n; i++)
+        if ((unsigned char)a[i] != b[i]) return 0;
+      return 1;
+    }
+    memcpy(&u, a, 4); /* the first 4 and the last 4 bytes (overlapping) */
+    memcpy(&v, b, 4);
+    if (u != v) return 0;
+    memcpy(&u, a + n - 4, 4);
+    memcpy(&v, b + n - 4, 4);
+    return u == v;
+  }
   for (i = 0; i + 8 < n; i += 8) {
     memcpy(&x, a + i, 8);
     memcpy(&y, b + i, 8);

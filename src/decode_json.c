@@ -272,6 +272,61 @@ static char *put_utf8(char *o, unsigned long cp) {
   return o;
 }
 
+/* What the one-character escapes \" \\ \/ \b \f \n \r \t stand for; 0: not one of them. */
+static const unsigned char escape_char[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+
+/*
+ * Copies string content from q to *op up to the next '"' or '\\', validating it as scan_string
+ * does; returns the position of that byte, or NULL. Stores 16 bytes at a time: the output must
+ * have 16 bytes of room beyond what the content needs.
+ */
+static cptr copy_plain(D *d, cptr q, char **op) {
+  cptr end = d->end;
+  char *o = *op;
+  for (;;) {
+    unsigned c;
+#if AD_SSE2
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (end - q >= 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+      __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
+      int mask = _mm_movemask_epi8(hit);
+      _mm_storeu_si128((__m128i *)(void *)o, v);
+      if (mask) {
+        unsigned n = (unsigned)__builtin_ctz((unsigned)mask);
+        q += n;
+        o += n;
+        break;
+      }
+      q += 16;
+      o += 16;
+    }
+#endif
+    if (unlikely(q >= end)) return fail(d, end, "unexpected end of input");
+    c = *q;
+    if (c == '"' || c == '\\') {
+      *op = o;
+      return q;
+    }
+    if (c < 0x20) return fail(d, q, "control character in string");
+    if (c < 0x80) {
+      *o++ = (char)c;
+      q++;
+    } else {
+      size_t n = utf8_seq(q, end);
+      if (n == 0) return fail(d, q, "invalid UTF-8");
+      memcpy(o, q, n);
+      o += n;
+      q += n;
+    }
+  }
+}
+
 /*
  * Slow path: the string starting at s has an escape at q. Decodes it into scratch memory and
  * pushes it; returns the position after the closing quote, or NULL.
@@ -294,73 +349,40 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
     if ((r - b) % 2 == 0) break;
     r++;
   }
-  buf = scratch(d, (size_t)(r - s) + 1);
+  buf = scratch(d, (size_t)(r - s) + 16 + 1); /* + room for copy_plain's 16-byte stores */
   memcpy(buf, s, (size_t)(q - s));
   o = buf + (q - s);
   for (;;) {
-    cptr e;
     unsigned long cp;
     long u;
+    unsigned e;
     if (*q == '"') break;
     /* *q == '\\' */
     if (end - q < 2) return fail(d, end, "unexpected end of input");
-    switch (q[1]) {
-      case '"':
-        *o++ = '"';
-        q += 2;
-        break;
-      case '\\':
-        *o++ = '\\';
-        q += 2;
-        break;
-      case '/':
-        *o++ = '/';
-        q += 2;
-        break;
-      case 'b':
-        *o++ = '\b';
-        q += 2;
-        break;
-      case 'f':
-        *o++ = '\f';
-        q += 2;
-        break;
-      case 'n':
-        *o++ = '\n';
-        q += 2;
-        break;
-      case 'r':
-        *o++ = '\r';
-        q += 2;
-        break;
-      case 't':
-        *o++ = '\t';
-        q += 2;
-        break;
-      case 'u':
-        if (end - q < 6) return fail(d, end, "unexpected end of input");
-        u = hex4(q + 2);
-        if (u < 0) return fail(d, q, "invalid \\u escape");
-        cp = (unsigned long)u;
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-          long lo;
-          if (cp >= 0xDC00 || end - q < 12 || q[6] != '\\' || q[7] != 'u' ||
-              (lo = hex4(q + 8)) < 0xDC00 || lo > 0xDFFF)
-            return fail(d, q, "unpaired UTF-16 surrogate");
-          cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
-          q += 6;
-        }
+    e = escape_char[q[1]];
+    if (e) {
+      *o++ = (char)e;
+      q += 2;
+    } else if (q[1] == 'u') {
+      if (end - q < 6) return fail(d, end, "unexpected end of input");
+      u = hex4(q + 2);
+      if (u < 0) return fail(d, q, "invalid \\u escape");
+      cp = (unsigned long)u;
+      if (cp >= 0xD800 && cp <= 0xDFFF) {
+        long lo;
+        if (cp >= 0xDC00 || end - q < 12 || q[6] != '\\' || q[7] != 'u' ||
+            (lo = hex4(q + 8)) < 0xDC00 || lo > 0xDFFF)
+          return fail(d, q, "unpaired UTF-16 surrogate");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
         q += 6;
-        o = put_utf8(o, cp);
-        break;
-      default:
-        return fail(d, q, "invalid escape");
+      }
+      q += 6;
+      o = put_utf8(o, cp);
+    } else {
+      return fail(d, q, "invalid escape");
     }
-    e = scan_string(d, q);
-    if (e == NULL) return NULL;
-    memcpy(o, q, (size_t)(e - q));
-    o += e - q;
-    q = e;
+    q = copy_plain(d, q, &o);
+    if (q == NULL) return NULL;
   }
   lua_pushlstring(d->L, buf, (size_t)(o - buf));
   return q + 1;

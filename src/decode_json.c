@@ -73,6 +73,12 @@
 #define unlikely(x) (x)
 #endif
 
+#if defined(__GNUC__)
+#define AD_INLINE static inline __attribute__((always_inline))
+#else
+#define AD_INLINE static inline
+#endif
+
 typedef const unsigned char *cptr;
 
 enum { F_TOP, F_OBJ, F_ARR };
@@ -143,15 +149,6 @@ static size_t utf8_seq(cptr p, cptr end) {
   size_t avail = (size_t)(end - p);
   unsigned lo = 0x80, hi = 0xBF;
   size_t n, i;
-#if AD_SWAR_CTZ
-  if (avail >= 4) { /* the common 2- and 3-byte sequences, from one load */
-    uint32_t w;
-    memcpy(&w, p, 4);
-    if ((w & 0xC0E0u) == 0x80C0u && c >= 0xC2) return 2;
-    if ((w & 0xC0C0F0u) == 0x8080E0u && !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] > 0x9F))
-      return 3;
-  }
-#endif
   if (c >= 0xC2 && c <= 0xDF)
     n = 2;
   else if (c >= 0xE0 && c <= 0xEF) {
@@ -173,6 +170,21 @@ static size_t utf8_seq(cptr p, cptr end) {
   for (i = 2; i < n; i++)
     if ((p[i] & 0xC0) != 0x80) return 0;
   return n;
+}
+
+/* utf8_seq, with the common 2- and 3-byte sequences checked inline from one load. */
+AD_INLINE size_t utf8_len(cptr p, cptr end) {
+#if AD_SWAR_CTZ
+  if (end - p >= 4) {
+    unsigned c = p[0];
+    uint32_t w;
+    memcpy(&w, p, 4);
+    if ((w & 0xC0E0u) == 0x80C0u && c >= 0xC2) return 2;
+    if ((w & 0xC0C0F0u) == 0x8080E0u && !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] > 0x9F))
+      return 3;
+  }
+#endif
+  return utf8_seq(p, end);
 }
 
 /*
@@ -229,7 +241,7 @@ static cptr scan_string(D *d, cptr p) {
       if (c < 0x80) {
         p++;
       } else {
-        size_t n = utf8_seq(p, end);
+        size_t n = utf8_len(p, end);
         if (n == 0) return fail(d, p, "invalid UTF-8");
         p += n;
         /* stay here through a run of non-ASCII text; ASCII goes back to the 8-byte loop */
@@ -239,18 +251,18 @@ static cptr scan_string(D *d, cptr p) {
   }
 }
 
-static int hexval(unsigned c) {
-  if (c >= '0' && c <= '9') return (int)(c - '0');
-  c |= 0x20;
-  if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-  return -1;
-}
+/* 1 + the value of each hex digit; 0 for every other byte. */
+static const unsigned char hex1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 /* The 4 hex digits at p (p + 4 <= end checked by caller), or -1. */
-static long hex4(cptr p) {
-  int a = hexval(p[0]), b = hexval(p[1]), c = hexval(p[2]), e = hexval(p[3]);
-  if ((a | b | c | e) < 0) return -1;
-  return ((long)a << 12) | (b << 8) | (c << 4) | e;
+AD_INLINE long hex4(cptr p) {
+  long a = hex1[p[0]], b = hex1[p[1]], c = hex1[p[2]], e = hex1[p[3]];
+  if (a == 0 || b == 0 || c == 0 || e == 0) return -1;
+  return ((a - 1) << 12) | ((b - 1) << 8) | ((c - 1) << 4) | (e - 1);
 }
 
 static char *put_utf8(char *o, unsigned long cp) {
@@ -279,19 +291,66 @@ static const unsigned char escape_char[256] = {
 };
 
 /*
- * Copies string content from q to *op up to the next '"' or '\\', validating it as scan_string
- * does; returns the position of that byte, or NULL. Stores 16 bytes at a time: the output must
- * have 16 bytes of room beyond what the content needs.
+ * The output of an escaped string. Decoded text is never longer than the raw text it comes from,
+ * so the output starts in whatever scratch memory is at hand and only a string that may not fit
+ * is measured (its raw end found) and given room for all of it, once.
  */
-static cptr copy_plain(D *d, cptr q, char **op) {
+typedef struct {
+  char *buf, *o, *lim; /* start, next byte, end of the memory */
+} Out;
+
+#define OUT_SLACK 32 /* room kept beyond the text: 16-byte stores, a 4-byte UTF-8 sequence */
+
+/* Room for the rest of the string from q (not inside an escape): at least OUT_SLACK beyond its
+ * raw length. */
+static void out_grow(D *d, Out *out, cptr q) {
+  cptr end = d->end, r = q;
+  size_t used = (size_t)(out->o - out->buf), need;
+  char *b;
+  for (;;) { /* the first quote not escaped by an odd run of backslashes */
+    cptr k;
+    r = (cptr)memchr(r, '"', (size_t)(end - r));
+    if (r == NULL) {
+      r = end;
+      break;
+    }
+    for (k = r; k > q && k[-1] == '\\'; k--) {
+    }
+    if ((r - k) % 2 == 0) break;
+    r++;
+  }
+  need = used + (size_t)(r - q) + OUT_SLACK;
+  if (need > d->scratch_cap) {
+    size_t cap = d->scratch_cap * 2;
+    if (cap < need) cap = need;
+    if (cap < 4096) cap = 4096;
+    b = (char *)lua_newuserdata(d->L, cap); /* the old buffer stays referenced until replaced */
+    memcpy(b, out->buf, used);
+    lua_replace(d->L, d->scratch_slot);
+    d->scratch = b;
+    d->scratch_cap = cap;
+  } else {
+    b = d->scratch; /* out->buf is d->small */
+    memcpy(b, out->buf, used);
+  }
+  out->buf = b;
+  out->o = b + used;
+  out->lim = b + d->scratch_cap;
+}
+
+/*
+ * Copies string content from q to the output up to the next '"' or '\\', validating it as
+ * scan_string does; returns the position of that byte, or NULL.
+ */
+static cptr copy_plain(D *d, cptr q, Out *out) {
   cptr end = d->end;
-  char *o = *op;
+  char *o = out->o;
   for (;;) {
     unsigned c;
 #if AD_SSE2
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(' ');
-    while (end - q >= 16) {
+    while (end - q >= 16 && out->lim - o >= 16) {
       __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
       __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
                                  _mm_cmplt_epi8(v, space));
@@ -310,17 +369,22 @@ static cptr copy_plain(D *d, cptr q, char **op) {
     if (unlikely(q >= end)) return fail(d, end, "unexpected end of input");
     c = *q;
     if (c == '"' || c == '\\') {
-      *op = o;
+      out->o = o;
       return q;
+    }
+    if (unlikely(out->lim - o < 16)) {
+      out->o = o;
+      out_grow(d, out, q);
+      o = out->o;
     }
     if (c < 0x20) return fail(d, q, "control character in string");
     if (c < 0x80) {
       *o++ = (char)c;
       q++;
     } else {
-      size_t n = utf8_seq(q, end);
+      size_t n = utf8_len(q, end);
       if (n == 0) return fail(d, q, "invalid UTF-8");
-      memcpy(o, q, n);
+      memcpy(o, q, end - q >= 4 ? 4 : n); /* the slack covers the bytes beyond the sequence */
       o += n;
       q += n;
     }
@@ -332,26 +396,14 @@ static cptr copy_plain(D *d, cptr q, char **op) {
  * pushes it; returns the position after the closing quote, or NULL.
  */
 static cptr push_escaped(D *d, cptr s, cptr q) {
-  cptr end = d->end, r = q;
-  char *buf, *o;
-  /* Every escape is at least as long as what it decodes to, so the raw length bounds the
-   * output. Find the raw end first (an unterminated string just bounds it by the input). */
-  for (;;) {
-    cptr b;
-    r = (cptr)memchr(r, '"', (size_t)(end - r));
-    if (r == NULL) {
-      r = end;
-      break;
-    }
-    /* the quote ends the string unless an odd number of backslashes precede it */
-    for (b = r; b > q && b[-1] == '\\'; b--) {
-    }
-    if ((r - b) % 2 == 0) break;
-    r++;
-  }
-  buf = scratch(d, (size_t)(r - s) + 16 + 1); /* + room for copy_plain's 16-byte stores */
-  memcpy(buf, s, (size_t)(q - s));
-  o = buf + (q - s);
+  cptr end = d->end;
+  Out out;
+  out.buf = d->scratch_cap ? d->scratch : d->small;
+  out.o = out.buf;
+  out.lim = out.buf + (d->scratch_cap ? d->scratch_cap : SMALL_BUF);
+  if ((size_t)(out.lim - out.buf) < (size_t)(q - s) + OUT_SLACK) out_grow(d, &out, s);
+  memcpy(out.o, s, (size_t)(q - s));
+  out.o += q - s;
   for (;;) {
     unsigned long cp;
     long u;
@@ -359,9 +411,10 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
     if (*q == '"') break;
     /* *q == '\\' */
     if (end - q < 2) return fail(d, end, "unexpected end of input");
+    if (unlikely(out.lim - out.o < 16)) out_grow(d, &out, q);
     e = escape_char[q[1]];
     if (e) {
-      *o++ = (char)e;
+      *out.o++ = (char)e;
       q += 2;
     } else if (q[1] == 'u') {
       if (end - q < 6) return fail(d, end, "unexpected end of input");
@@ -377,14 +430,14 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
         q += 6;
       }
       q += 6;
-      o = put_utf8(o, cp);
+      out.o = put_utf8(out.o, cp);
     } else {
       return fail(d, q, "invalid escape");
     }
-    q = copy_plain(d, q, &o);
+    q = copy_plain(d, q, &out);
     if (q == NULL) return NULL;
   }
-  lua_pushlstring(d->L, buf, (size_t)(o - buf));
+  lua_pushlstring(d->L, out.buf, (size_t)(out.o - out.buf));
   return q + 1;
 }
 

@@ -251,6 +251,26 @@ static cptr scan_string(D *d, cptr p) {
   }
 }
 
+/* scan_string for short strings (keys, most values): the first 16 bytes inline. */
+AD_INLINE cptr scan_string_short(D *d, cptr p) {
+#if AD_SSE2
+  if (d->end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+    int mask = _mm_movemask_epi8(hit);
+    if (mask) {
+      p += __builtin_ctz((unsigned)mask); /* all ASCII before it */
+      if (likely(*p == '"')) return p;
+    } else {
+      p += 16;
+    }
+  }
+#endif
+  return scan_string(d, p);
+}
+
 /* 1 + the value of each hex digit; 0 for every other byte. */
 static const unsigned char hex1[256] = {
     ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
@@ -443,7 +463,7 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
 
 /* Pushes the string whose content starts at p (after the quote). */
 static cptr push_string(D *d, cptr p) {
-  cptr q = scan_string(d, p);
+  cptr q = scan_string_short(d, p);
   if (q == NULL) return NULL;
   if (likely(*q == '"')) {
     lua_pushlstring(d->L, (const char *)p, (size_t)(q - p));
@@ -452,7 +472,8 @@ static cptr push_string(D *d, cptr p) {
   return push_escaped(d, p, q);
 }
 
-static unsigned key_hash(cptr k, size_t n) {
+/* 64 hash bits of a key; its two cache slots are the top KC_BITS and the KC_BITS below them. */
+static uint64_t key_hash(cptr k, size_t n) {
   uint64_t a, b;
   if (n >= 8) {
     memcpy(&a, k, 8);
@@ -469,7 +490,7 @@ static unsigned key_hash(cptr k, size_t n) {
   }
   a ^= (b + n) * UINT64_C(0x9E3779B97F4A7C15);
   a *= UINT64_C(0xFF51AFD7ED558CCD);
-  return (unsigned)(a >> (64 - KC_BITS));
+  return a;
 }
 
 /* a[0..n) == b[0..n), inline: keys are short and a cache hit compares equal bytes. */
@@ -500,11 +521,16 @@ static int same_bytes(const char *a, cptr b, size_t n) {
   return x == y;
 }
 
-/* Pushes the key whose content starts at p; *slot is its cache slot (-1 for escaped keys). */
+/*
+ * Pushes the key whose content starts at p; *slot is its cache slot (-1 for escaped keys).
+ * A key may sit in either of two slots (so two keys of a record that share one slot do not
+ * evict each other on every record); a new key takes a free one, or else the first.
+ */
 static cptr push_key(D *d, cptr p, int *slot) {
-  cptr q = scan_string(d, p);
+  cptr q = scan_string_short(d, p);
   size_t n;
-  unsigned h;
+  uint64_t a;
+  unsigned h, h2;
   KeyEnt *e;
   if (q == NULL) return NULL;
   if (unlikely(*q != '"')) {
@@ -512,19 +538,31 @@ static cptr push_key(D *d, cptr p, int *slot) {
     return push_escaped(d, p, q);
   }
   n = (size_t)(q - p);
-  h = key_hash(p, n);
+  a = key_hash(p, n);
+  h = (unsigned)(a >> (64 - KC_BITS));
   e = &d->kc[h];
   if (likely(e->len == n && same_bytes(e->s, p, n))) {
     lua_pushvalue(d->L, d->kc_base + (int)h);
-  } else {
-    lua_pushlstring(d->L, (const char *)p, n);
-    lua_pushvalue(d->L, -1);
-    lua_replace(d->L, d->kc_base + (int)h);
-    e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
-    e->len = n;
-    e->objhint = e->arrhint = 0;
-    e->keep = -1;
+    *slot = (int)h;
+    return q + 1;
   }
+  h2 = (unsigned)(a >> (64 - 2 * KC_BITS)) & (KC_SLOTS - 1);
+  if (d->kc[h2].len == n && same_bytes(d->kc[h2].s, p, n)) {
+    lua_pushvalue(d->L, d->kc_base + (int)h2);
+    *slot = (int)h2;
+    return q + 1;
+  }
+  if (e->s != NULL && d->kc[h2].s == NULL) {
+    h = h2;
+    e = &d->kc[h];
+  }
+  lua_pushlstring(d->L, (const char *)p, n);
+  lua_pushvalue(d->L, -1);
+  lua_replace(d->L, d->kc_base + (int)h);
+  e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
+  e->len = n;
+  e->objhint = e->arrhint = 0;
+  e->keep = -1;
   *slot = (int)h;
   return q + 1;
 }

@@ -187,6 +187,40 @@ AD_INLINE size_t utf8_len(cptr p, cptr end) {
   return utf8_seq(p, end);
 }
 
+#if AD_SSE2
+/* The masks of a 16-byte chunk: *special has bit i set for '"', '\\' and control bytes, the
+ * result for bytes >= 0x80. */
+AD_INLINE unsigned chunk_masks(__m128i v, unsigned *special) {
+  __m128i sp =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  sp = _mm_or_si128(sp, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v)); /* v <= 0x1F */
+  *special = (unsigned)_mm_movemask_epi8(sp);
+  return (unsigned)_mm_movemask_epi8(v);
+}
+
+/*
+ * Validates the UTF-8 sequences of the chunk at q that come before its first special byte.
+ * Returns the offset reached: that of the first special byte (< 16), or 16..19 when the chunk
+ * has none (its last sequence may end beyond it); -1 - offset of an invalid sequence. (A valid
+ * sequence never runs into a special byte: those are not continuation bytes.)
+ */
+AD_INLINE int chunk_utf8(cptr q, cptr end, unsigned special, unsigned high) {
+  unsigned stop = special ? (unsigned)__builtin_ctz(special) : 16;
+  unsigned i = (unsigned)__builtin_ctz(high); /* high != 0 */
+  while (i < stop) {
+    size_t n = utf8_len(q + i, end);
+    unsigned rest;
+    if (n == 0) return -1 - (int)i;
+    i += (unsigned)n;
+    if (i >= 16) break;
+    rest = high & (~0u << i);
+    i = rest ? (unsigned)__builtin_ctz(rest) : 16;
+  }
+  if (stop < 16) return (int)stop;
+  return (int)(i > 16 ? i : 16);
+}
+#endif
+
 /*
  * Scans string content from p to the first '"' or '\\' and returns a pointer to it, validating
  * UTF-8 and rejecting control characters on the way. NULL on error (d->err set).
@@ -195,22 +229,22 @@ static cptr scan_string(D *d, cptr p) {
   cptr end = d->end;
   for (;;) {
 #if AD_SSE2
-    {
-      const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-      const __m128i space = _mm_set1_epi8(' ');
-      while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed compare: bytes >= 0x80 are negative, so "< ' '" flags them too */
-        __m128i hit =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                         _mm_cmplt_epi8(v, space));
-        int mask = _mm_movemask_epi8(hit);
-        if (mask) {
-          p += __builtin_ctz((unsigned)mask);
-          goto bytes;
-        }
+    while (end - p >= 16) {
+      unsigned special,
+          high = chunk_masks(_mm_loadu_si128((const __m128i *)(const void *)p), &special);
+      int k;
+      if (!(special | high)) {
         p += 16;
+        continue;
       }
+      if (!high) {
+        p += __builtin_ctz(special);
+        goto bytes;
+      }
+      k = chunk_utf8(p, end, special, high);
+      if (k < 0) return fail(d, p + (-1 - k), "invalid UTF-8");
+      p += k;
+      if (k < 16) goto bytes;
     }
 #endif
     while (end - p >= 8) {
@@ -368,22 +402,26 @@ static cptr copy_plain(D *d, cptr q, Out *out) {
   for (;;) {
     unsigned c;
 #if AD_SSE2
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(' ');
-    while (end - q >= 16 && out->lim - o >= 16) {
+    while (end - q >= 16 && out->lim - o >= 32) { /* a chunk and a sequence beyond it */
       __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-      __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
-      int mask = _mm_movemask_epi8(hit);
+      unsigned special, high = chunk_masks(v, &special);
+      int k;
       _mm_storeu_si128((__m128i *)(void *)o, v);
-      if (mask) {
-        unsigned n = (unsigned)__builtin_ctz((unsigned)mask);
-        q += n;
-        o += n;
-        break;
+      if (!(special | high)) {
+        q += 16;
+        o += 16;
+        continue;
       }
-      q += 16;
-      o += 16;
+      if (!high) {
+        k = __builtin_ctz(special);
+      } else {
+        k = chunk_utf8(q, end, special, high);
+        if (k < 0) return fail(d, q + (-1 - k), "invalid UTF-8");
+        if (k > 16) memcpy(o + 16, q + 16, (size_t)k - 16); /* a sequence across the chunk */
+      }
+      q += k;
+      o += k;
+      if (k < 16) break;
     }
 #endif
     if (unlikely(q >= end)) return fail(d, end, "unexpected end of input");

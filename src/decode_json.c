@@ -532,7 +532,7 @@ static uint64_t key_hash(cptr k, size_t n) {
 }
 
 /* a[0..n) == b[0..n), inline: keys are short and a cache hit compares equal bytes. */
-static int same_bytes(const char *a, cptr b, size_t n) {
+AD_INLINE int same_bytes(const char *a, cptr b, size_t n) {
   uint64_t x, y;
   size_t i;
   if (n < 8) {
@@ -775,6 +775,19 @@ static cptr push_number(D *d, cptr p) {
 /* Skips whitespace from p (*p <= ' '). Pretty-printed JSON is a newline and a run of indentation
  * spaces, so runs of spaces are skipped 8 bytes at a time. */
 static cptr skip_ws(cptr p, cptr end) {
+#if AD_SSE2
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i ws =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+    unsigned other;
+    ws = _mm_or_si128(ws, _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+    ws = _mm_or_si128(ws, _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')));
+    other = ~(unsigned)_mm_movemask_epi8(ws) & 0xFFFFu;
+    if (other) return p + __builtin_ctz(other);
+    p += 16;
+  }
+#endif
   while (p < end) {
     unsigned c = *p;
     if (c == ' ') {

@@ -49,6 +49,9 @@
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
 #define HINT_MAX (1u << 20) /* never pre-size a table beyond this many entries */
+#define ARR_STEP 32         /* array elements are buffered on the Lua stack in steps of this many */
+#define ARR_BUF_MAX 128     /* an array with more elements gets its table (Lua grows it) */
+#define STACK_BUDGET 1024   /* buffered elements of all open arrays together, at most */
 #define SMALL_BUF 256       /* escaped strings / number tokens up to this size use the C stack */
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -99,6 +102,7 @@ typedef struct {
   unsigned *hintp;
   unsigned n;                    /* pairs / elements stored so far */
   unsigned child_obj, child_arr; /* arrays: size of the last object / array element */
+  int base; /* arrays: stack slot of the first buffered element; 0 once the table exists */
   int kind;
   int filter; /* objects: a record whose keys are filtered by opts->fields_index */
 } Frame;
@@ -113,6 +117,7 @@ typedef struct {
   size_t scratch_cap;
   int kc_base;      /* stack slot of key cache entry 0 */
   int fields_index; /* stack slot of the set of record keys to keep, 0 for all */
+  int stack_top;    /* the stack top when parsing starts (everything above is values) */
   KeyEnt kc[KC_SLOTS];
   char small[SMALL_BUF];
 } D;
@@ -962,6 +967,24 @@ static int keep_key(D *d, int slot) {
   return keep;
 }
 
+/*
+ * The table of the array whose f->n elements are buffered on the stack from f->base: created
+ * `size` long, the elements moved in, in their place on the stack.
+ */
+static void array_table(lua_State *L, Frame *f, unsigned size) {
+  unsigned i;
+  lua_createtable(L, (int)size, 0);
+  lua_insert(L, f->base);
+  for (i = f->n; i >= 1; i--) {
+#if LUA_VERSION_NUM >= 503
+    lua_rawseti(L, f->base, (lua_Integer)i);
+#else
+    lua_rawseti(L, f->base, (int)i);
+#endif
+  }
+  f->base = 0;
+}
+
 /* The main loop; on success exactly one value has been pushed and 1 is returned. */
 static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   lua_State *L = d->L;
@@ -986,14 +1009,9 @@ value:
     case '{':
     case '[': {
       unsigned *hintp;
-      int isobj = *p == '{';
+      int isobj = *p == '{', base;
       if (unlikely(depth == MAX_DEPTH)) {
         fail(d, p, "nesting deeper than 1000");
-        return 0;
-      }
-      /* table + key + value + scratch userdata */
-      if (unlikely(!lua_checkstack(L, 4))) {
-        fail(d, p, "nesting too deep for the Lua stack");
         return 0;
       }
       if (f->kind == F_ARR)
@@ -1002,12 +1020,26 @@ value:
         hintp = isobj ? &d->kc[keyslot].objhint : &d->kc[keyslot].arrhint;
       else
         hintp = NULL;
-      if (isobj)
-        lua_createtable(L, 0, hintp ? clamp_hint(*hintp) : 0);
-      else
-        lua_createtable(L, hintp ? clamp_hint(*hintp) : 0, 0);
+      if (isobj || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
+          !lua_checkstack(L, ARR_STEP + 4)) {
+        /* table + key + value + scratch userdata */
+        if (unlikely(!lua_checkstack(L, 4))) {
+          fail(d, p, "nesting too deep for the Lua stack");
+          return 0;
+        }
+        if (isobj)
+          lua_createtable(L, 0, hintp ? clamp_hint(*hintp) : 0);
+        else
+          lua_createtable(L, hintp ? clamp_hint(*hintp) : 0, 0);
+        base = 0;
+      } else {
+        /* an array: its elements wait on the stack and its table is made at its final size
+         * (sibling arrays vary in length: a size taken from one would waste memory) */
+        base = lua_gettop(L) + 1;
+      }
       f = &frames[++depth];
       f->hintp = hintp;
+      f->base = base;
       f->n = 0;
       p++;
       SKIP_WS();
@@ -1076,11 +1108,20 @@ after_value:
   }
   if (f->kind == F_ARR) {
     f->n++;
+    if (f->base) {
+      /* buffered: room for the next step, or the table now (further elements grow it as Lua
+       * does, doubling) */
+      if (unlikely(f->n % ARR_STEP == 0) &&
+          (f->n >= ARR_BUF_MAX || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
+           !lua_checkstack(L, ARR_STEP + 4)))
+        array_table(L, f, f->n);
+    } else {
 #if LUA_VERSION_NUM >= 503
-    lua_rawseti(L, -2, (lua_Integer)f->n);
+      lua_rawseti(L, -2, (lua_Integer)f->n);
 #else
-    lua_rawseti(L, -2, (int)f->n);
+      lua_rawseti(L, -2, (int)f->n);
 #endif
+    }
     SKIP_WS();
     if (likely(p < end && *p == ',')) {
       p++;
@@ -1131,6 +1172,7 @@ close_obj:
   goto after_value;
 
 close_arr:
+  if (f->base) array_table(L, f, f->n);
   if (f->hintp) *f->hintp = (unsigned)(f->n < HINT_MAX ? f->n : HINT_MAX);
   if (mt_slot) {
     lua_pushvalue(L, mt_slot);
@@ -1163,6 +1205,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.scratch_cap = 0;
   d.scratch_slot = base + 1;
   d.fields_index = opts ? opts->fields_index : 0;
+  d.stack_top = 0;
   lua_pushnil(L); /* scratch slot, later the result slot */
   if (opts && opts->array_mt) {
     luaL_getmetatable(L, AD_ARRAY_MT);
@@ -1180,6 +1223,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
     d.kc[i].keep = -1;
   }
 
+  d.stack_top = lua_gettop(L);
   if (parse(&d, opts, mt_slot)) {
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);

@@ -86,22 +86,29 @@ typedef const unsigned char *cptr;
 
 enum { F_TOP, F_OBJ, F_ARR };
 
-/* One interned key: its bytes (owned by the Lua string in stack slot kc_base + index), the
- * sizes of the last object/array seen as its value, and whether a record keeps it (-1: not
- * looked up yet; see opts->fields_index). */
+/* The size to pre-size a table with: the smaller of the last two seen in its place (one too
+ * small costs a rehash, one too big wastes memory for good); last is UINT_MAX before any. */
+typedef struct {
+  unsigned last, use;
+} Hint;
+
+/* One interned key: its bytes (owned by the Lua string at index idx of the key table), the
+ * sizes of the objects/arrays seen as its value, and whether a record keeps it (-1: not looked
+ * up yet; see opts->fields_index). */
 typedef struct {
   const char *s;
   size_t len;
-  unsigned objhint, arrhint;
+  int idx; /* 0: empty slot */
   int keep;
+  Hint obj, arr;
 } KeyEnt;
 
 /* One open container. hintp points at the hint this container's final size is written back to
- * (a KeyEnt field, the parent array's child hints, or NULL). */
+ * (a KeyEnt's, the parent array's child hints, or NULL). */
 typedef struct {
-  unsigned *hintp;
-  unsigned n;                    /* pairs / elements stored so far */
-  unsigned child_obj, child_arr; /* arrays: size of the last object / array element */
+  Hint *hintp;
+  unsigned n;                /* pairs / elements stored so far */
+  Hint child_obj, child_arr; /* arrays: sizes of the object / array elements */
   int base; /* arrays: stack slot of the first buffered element; 0 once the table exists */
   int kind;
   int filter; /* objects: a record whose keys are filtered by opts->fields_index */
@@ -115,7 +122,8 @@ typedef struct {
   int scratch_slot; /* stack slot of the scratch userdata (nil until needed) */
   char *scratch;
   size_t scratch_cap;
-  int kc_base;      /* stack slot of key cache entry 0 */
+  int kc_tab;       /* stack slot of the key table: the cached keys' strings */
+  int kc_count;     /* indices of the key table in use */
   int fields_index; /* stack slot of the set of record keys to keep, 0 for all */
   int stack_top;    /* the stack top when parsing starts (everything above is values) */
   KeyEnt kc[KC_SLOTS];
@@ -585,13 +593,13 @@ static cptr push_key(D *d, cptr p, int *slot) {
   h = (unsigned)(a >> (64 - KC_BITS));
   e = &d->kc[h];
   if (likely(e->len == n && same_bytes(e->s, p, n))) {
-    lua_pushvalue(d->L, d->kc_base + (int)h);
+    lua_rawgeti(d->L, d->kc_tab, e->idx);
     *slot = (int)h;
     return q + 1;
   }
   h2 = (unsigned)(a >> (64 - 2 * KC_BITS)) & (KC_SLOTS - 1);
   if (d->kc[h2].len == n && same_bytes(d->kc[h2].s, p, n)) {
-    lua_pushvalue(d->L, d->kc_base + (int)h2);
+    lua_rawgeti(d->L, d->kc_tab, d->kc[h2].idx);
     *slot = (int)h2;
     return q + 1;
   }
@@ -601,10 +609,12 @@ static cptr push_key(D *d, cptr p, int *slot) {
   }
   lua_pushlstring(d->L, (const char *)p, n);
   lua_pushvalue(d->L, -1);
-  lua_replace(d->L, d->kc_base + (int)h);
+  if (e->idx == 0) e->idx = ++d->kc_count; /* else the evicted key's index is reused */
+  lua_rawseti(d->L, d->kc_tab, e->idx);
   e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
   e->len = n;
-  e->objhint = e->arrhint = 0;
+  e->obj.last = e->arr.last = UINT_MAX;
+  e->obj.use = e->arr.use = 0;
   e->keep = -1;
   *slot = (int)h;
   return q + 1;
@@ -829,6 +839,11 @@ static cptr skip_ws(cptr p, cptr end) {
 
 static int clamp_hint(unsigned h) { return (int)(h < HINT_MAX ? h : HINT_MAX); }
 
+static void hint_update(Hint *h, unsigned n) {
+  h->use = n < h->last ? n : h->last;
+  h->last = n;
+}
+
 /* Checks the number token at p as push_number does (same errors), without converting it. */
 static cptr skip_number(D *d, cptr p) {
   cptr s = p, end = d->end;
@@ -1008,7 +1023,7 @@ value:
       break;
     case '{':
     case '[': {
-      unsigned *hintp;
+      Hint *hintp;
       int isobj = *p == '{', base;
       if (unlikely(depth == MAX_DEPTH)) {
         fail(d, p, "nesting deeper than 1000");
@@ -1017,7 +1032,7 @@ value:
       if (f->kind == F_ARR)
         hintp = isobj ? &f->child_obj : &f->child_arr;
       else if (f->kind == F_OBJ && keyslot >= 0)
-        hintp = isobj ? &d->kc[keyslot].objhint : &d->kc[keyslot].arrhint;
+        hintp = isobj ? &d->kc[keyslot].obj : &d->kc[keyslot].arr;
       else
         hintp = NULL;
       if (isobj || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
@@ -1028,9 +1043,9 @@ value:
           return 0;
         }
         if (isobj)
-          lua_createtable(L, 0, hintp ? clamp_hint(*hintp) : 0);
+          lua_createtable(L, 0, hintp ? clamp_hint(hintp->use) : 0);
         else
-          lua_createtable(L, hintp ? clamp_hint(*hintp) : 0, 0);
+          lua_createtable(L, hintp ? clamp_hint(hintp->use) : 0, 0);
         base = 0;
       } else {
         /* an array: its elements wait on the stack and its table is made at its final size
@@ -1055,7 +1070,8 @@ value:
       }
       f->kind = F_ARR;
       f->filter = 0;
-      f->child_obj = f->child_arr = 0;
+      f->child_obj.last = f->child_arr.last = UINT_MAX;
+      f->child_obj.use = f->child_arr.use = 0;
       if (p < end && *p == ']') {
         p++;
         goto close_arr;
@@ -1167,13 +1183,13 @@ key:
   goto value;
 
 close_obj:
-  if (f->hintp) *f->hintp = (unsigned)(f->n < HINT_MAX ? f->n : HINT_MAX);
+  if (f->hintp) hint_update(f->hintp, f->n);
   f = &frames[--depth];
   goto after_value;
 
 close_arr:
   if (f->base) array_table(L, f, f->n);
-  if (f->hintp) *f->hintp = (unsigned)(f->n < HINT_MAX ? f->n : HINT_MAX);
+  if (f->hintp) hint_update(f->hintp, f->n);
   if (mt_slot) {
     lua_pushvalue(L, mt_slot);
     lua_setmetatable(L, -2);
@@ -1194,7 +1210,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   int base = lua_gettop(L), mt_slot = 0, i;
   char msg[96];
 
-  luaL_checkstack(L, KC_SLOTS + 8, "acedata.decode");
+  luaL_checkstack(L, 8, "acedata.decode");
   if (s == NULL) s = ""; /* (NULL, 0) is an empty buffer */
   d.L = L;
   d.start = (cptr)s;
@@ -1215,11 +1231,13 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
     }
     mt_slot = lua_gettop(L);
   }
-  d.kc_base = lua_gettop(L) + 1;
-  lua_settop(L, d.kc_base + KC_SLOTS - 1); /* the key cache slots, nil */
+  lua_createtable(L, 32, 0); /* the key table: grows with the distinct keys (at most KC_SLOTS) */
+  d.kc_tab = lua_gettop(L);
+  d.kc_count = 0;
   for (i = 0; i < KC_SLOTS; i++) {
     d.kc[i].s = NULL;
     d.kc[i].len = (size_t)-1;
+    d.kc[i].idx = 0;
     d.kc[i].keep = -1;
   }
 

@@ -48,11 +48,12 @@
 #define MAX_DEPTH 1000
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
-#define HINT_MAX (1u << 20) /* never pre-size a table beyond this many entries */
-#define ARR_STEP 32         /* array elements are buffered on the Lua stack in steps of this many */
-#define ARR_BUF_MAX 128     /* an array with more elements gets its table (Lua grows it) */
-#define STACK_BUDGET 1024   /* buffered elements of all open arrays together, at most */
-#define SMALL_BUF 256       /* escaped strings / number tokens up to this size use the C stack */
+#define STEP 32           /* values are buffered on the Lua stack in steps of this many */
+#define ARR_BUF_MAX 128   /* an array with more elements gets its table early (Lua grows it) */
+#define OBJ_BUF_MAX 64    /* an object with more pairs too */
+#define STACK_BUDGET 1024 /* stack slots for the buffered values of all open containers */
+#define FRAMES_SMALL 32   /* frames on the C stack; deeper documents move them to a userdata */
+#define SMALL_BUF 256     /* escaped strings / number tokens up to this size use the C stack */
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define AD_SWAR_CTZ 1
@@ -86,32 +87,28 @@ typedef const unsigned char *cptr;
 
 enum { F_TOP, F_OBJ, F_ARR };
 
-/* The size to pre-size a table with: the smaller of the last two seen in its place (one too
- * small costs a rehash, one too big wastes memory for good); last is UINT_MAX before any. */
-typedef struct {
-  unsigned last, use;
-} Hint;
-
 /* One interned key: its bytes (owned by the Lua string at index idx of the key table), the
- * sizes of the objects/arrays seen as its value, and whether a record keeps it (-1: not looked
- * up yet; see opts->fields_index). */
+ * object it was last seen in, and whether a record keeps it (-1: not looked up yet; see
+ * opts->fields_index). */
 typedef struct {
   const char *s;
   size_t len;
   int idx; /* 0: empty slot */
   int keep;
-  Hint obj, arr;
+  unsigned seen; /* id of the object it was last a key of */
 } KeyEnt;
 
-/* One open container. hintp points at the hint this container's final size is written back to
- * (a KeyEnt's, the parent array's child hints, or NULL). */
+/* One open container. Its values wait on the Lua stack from slot base (0 once its table
+ * exists) and the table is made at its final size when it closes, so no table is rehashed or
+ * over-allocated (a page's records share their shape, but sibling arrays and nested objects
+ * vary); a long one gets its table early and grows it as Lua does. */
 typedef struct {
-  Hint *hintp;
-  unsigned n;                /* pairs / elements stored so far */
-  Hint child_obj, child_arr; /* arrays: sizes of the object / array elements */
-  int base; /* arrays: stack slot of the first buffered element; 0 once the table exists */
+  unsigned n;  /* pairs / elements so far */
+  unsigned id; /* objects: a number of its own, for KeyEnt.seen */
+  int base;
   int kind;
   int filter; /* objects: a record whose keys are filtered by opts->fields_index */
+  int dup;    /* objects: a key may repeat (its pairs are then set in order: the last wins) */
 } Frame;
 
 typedef struct {
@@ -126,6 +123,10 @@ typedef struct {
   int kc_count;     /* indices of the key table in use */
   int fields_index; /* stack slot of the set of record keys to keep, 0 for all */
   int stack_top;    /* the stack top when parsing starts (everything above is values) */
+  int frames_slot;  /* stack slot of the userdata holding the frames of a deep document */
+  Frame *frames;    /* the open containers, frames[1..depth] */
+  int depth;
+  unsigned obj_id; /* the last object id given */
   KeyEnt kc[KC_SLOTS];
   char small[SMALL_BUF];
 } D;
@@ -609,12 +610,17 @@ static cptr push_key(D *d, cptr p, int *slot) {
   }
   lua_pushlstring(d->L, (const char *)p, n);
   lua_pushvalue(d->L, -1);
-  if (e->idx == 0) e->idx = ++d->kc_count; /* else the evicted key's index is reused */
+  if (e->idx == 0) {
+    e->idx = ++d->kc_count;
+  } else if (e->seen) { /* evicted: an open object it is a key of can no longer tell repeats */
+    int i;
+    for (i = 1; i <= d->depth; i++)
+      if (d->frames[i].kind == F_OBJ && d->frames[i].id == e->seen) d->frames[i].dup = 1;
+  }
+  e->seen = 0;
   lua_rawseti(d->L, d->kc_tab, e->idx);
   e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
   e->len = n;
-  e->obj.last = e->arr.last = UINT_MAX;
-  e->obj.use = e->arr.use = 0;
   e->keep = -1;
   *slot = (int)h;
   return q + 1;
@@ -837,13 +843,6 @@ static cptr skip_ws(cptr p, cptr end) {
     }                                             \
   } while (0)
 
-static int clamp_hint(unsigned h) { return (int)(h < HINT_MAX ? h : HINT_MAX); }
-
-static void hint_update(Hint *h, unsigned n) {
-  h->use = n < h->last ? n : h->last;
-  h->last = n;
-}
-
 /* Checks the number token at p as push_number does (same errors), without converting it. */
 static cptr skip_number(D *d, cptr p) {
   cptr s = p, end = d->end;
@@ -1000,18 +999,47 @@ static void array_table(lua_State *L, Frame *f, unsigned size) {
   f->base = 0;
 }
 
+/* The same for an object's f->n pairs (key, value, key, value, ...). */
+static void object_table(lua_State *L, Frame *f) {
+  unsigned i;
+  lua_createtable(L, 0, (int)f->n);
+  lua_insert(L, f->base);
+  if (!f->dup) {
+    for (i = 0; i < f->n; i++) lua_rawset(L, f->base); /* from the last pair: no key repeats */
+  } else {
+    for (i = 0; i < f->n; i++) { /* in order, so that a repeated key keeps its last value */
+      lua_pushvalue(L, f->base + 1 + 2 * (int)i);
+      lua_pushvalue(L, f->base + 2 + 2 * (int)i);
+      lua_rawset(L, f->base);
+    }
+    lua_settop(L, f->base);
+  }
+  f->base = 0;
+}
+
+/* Moves the frames of a document nesting deeper than FRAMES_SMALL into a userdata. */
+static Frame *frames_grow(D *d, const Frame *small) {
+  Frame *big = (Frame *)lua_newuserdata(d->L, sizeof(Frame) * (MAX_DEPTH + 1));
+  memcpy(big, small, sizeof(Frame) * FRAMES_SMALL);
+  lua_replace(d->L, d->frames_slot);
+  d->frames = big;
+  return big;
+}
+
 /* The main loop; on success exactly one value has been pushed and 1 is returned. */
 static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   lua_State *L = d->L;
   cptr p = d->start, end = d->end;
-  Frame frames[MAX_DEPTH + 1];
-  Frame *f = frames;
+  Frame small[FRAMES_SMALL];
+  Frame *frames = small, *f = frames;
   int depth = 0, keyslot = -1;
   int null_index = opts ? opts->null_index : 0;
 
   f->kind = F_TOP;
-  f->hintp = NULL;
   f->filter = 0;
+  f->base = 0;
+  d->frames = frames;
+  d->depth = 0;
 
 value:
   SKIP_WS();
@@ -1023,43 +1051,41 @@ value:
       break;
     case '{':
     case '[': {
-      Hint *hintp;
       int isobj = *p == '{', base;
       if (unlikely(depth == MAX_DEPTH)) {
         fail(d, p, "nesting deeper than 1000");
         return 0;
       }
-      if (f->kind == F_ARR)
-        hintp = isobj ? &f->child_obj : &f->child_arr;
-      else if (f->kind == F_OBJ && keyslot >= 0)
-        hintp = isobj ? &d->kc[keyslot].obj : &d->kc[keyslot].arr;
-      else
-        hintp = NULL;
-      if (isobj || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
-          !lua_checkstack(L, ARR_STEP + 4)) {
+      if (unlikely(depth + 1 == FRAMES_SMALL) && frames == small) {
+        if (unlikely(!lua_checkstack(L, 1))) {
+          fail(d, p, "nesting too deep for the Lua stack");
+          return 0;
+        }
+        frames = frames_grow(d, small);
+        f = frames + depth;
+      }
+      /* the values wait on the stack: room for a step of them, or the table now */
+      if (likely(lua_gettop(L) - d->stack_top <= STACK_BUDGET && lua_checkstack(L, 2 * STEP + 4))) {
+        base = lua_gettop(L) + 1;
+      } else {
         /* table + key + value + scratch userdata */
         if (unlikely(!lua_checkstack(L, 4))) {
           fail(d, p, "nesting too deep for the Lua stack");
           return 0;
         }
-        if (isobj)
-          lua_createtable(L, 0, hintp ? clamp_hint(hintp->use) : 0);
-        else
-          lua_createtable(L, hintp ? clamp_hint(hintp->use) : 0, 0);
+        lua_createtable(L, 0, 0);
         base = 0;
-      } else {
-        /* an array: its elements wait on the stack and its table is made at its final size
-         * (sibling arrays vary in length: a size taken from one would waste memory) */
-        base = lua_gettop(L) + 1;
       }
       f = &frames[++depth];
-      f->hintp = hintp;
+      d->depth = depth;
       f->base = base;
       f->n = 0;
       p++;
       SKIP_WS();
       if (isobj) {
         f->kind = F_OBJ;
+        f->id = ++d->obj_id;
+        f->dup = 0;
         f->filter =
             d->fields_index && depth == 3 && frames[2].kind == F_ARR && frames[1].kind == F_OBJ;
         if (p < end && *p == '}') {
@@ -1070,8 +1096,6 @@ value:
       }
       f->kind = F_ARR;
       f->filter = 0;
-      f->child_obj.last = f->child_arr.last = UINT_MAX;
-      f->child_obj.use = f->child_arr.use = 0;
       if (p < end && *p == ']') {
         p++;
         goto close_arr;
@@ -1105,8 +1129,15 @@ value:
 
 after_value:
   if (f->kind == F_OBJ) {
-    lua_rawset(L, -3);
     f->n++;
+    if (f->base) {
+      if (unlikely(f->n % STEP == 0) &&
+          (f->n >= OBJ_BUF_MAX || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
+           !lua_checkstack(L, 2 * STEP + 4)))
+        object_table(L, f); /* further pairs grow it as Lua does */
+    } else {
+      lua_rawset(L, -3);
+    }
   obj_next:
     SKIP_WS();
     if (likely(p < end && *p == ',')) {
@@ -1127,9 +1158,9 @@ after_value:
     if (f->base) {
       /* buffered: room for the next step, or the table now (further elements grow it as Lua
        * does, doubling) */
-      if (unlikely(f->n % ARR_STEP == 0) &&
+      if (unlikely(f->n % STEP == 0) &&
           (f->n >= ARR_BUF_MAX || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
-           !lua_checkstack(L, ARR_STEP + 4)))
+           !lua_checkstack(L, 2 * STEP + 4)))
         array_table(L, f, f->n);
     } else {
 #if LUA_VERSION_NUM >= 503
@@ -1167,6 +1198,15 @@ key:
   }
   p = push_key(d, p + 1, &keyslot);
   if (unlikely(p == NULL)) return 0;
+  if (f->base) { /* a repeated key decides how the pairs are set */
+    if (keyslot < 0) {
+      f->dup = 1; /* escaped keys are not cached: assume the worst */
+    } else {
+      KeyEnt *e = &d->kc[keyslot];
+      if (e->seen == f->id) f->dup = 1;
+      e->seen = f->id;
+    }
+  }
   SKIP_WS();
   if (unlikely(p >= end)) goto eof;
   if (unlikely(*p != ':')) {
@@ -1183,18 +1223,19 @@ key:
   goto value;
 
 close_obj:
-  if (f->hintp) hint_update(f->hintp, f->n);
+  if (f->base) object_table(L, f);
   f = &frames[--depth];
+  d->depth = depth;
   goto after_value;
 
 close_arr:
   if (f->base) array_table(L, f, f->n);
-  if (f->hintp) hint_update(f->hintp, f->n);
   if (mt_slot) {
     lua_pushvalue(L, mt_slot);
     lua_setmetatable(L, -2);
   }
   f = &frames[--depth];
+  d->depth = depth;
   goto after_value;
 
 bad_value:
@@ -1223,6 +1264,9 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.fields_index = opts ? opts->fields_index : 0;
   d.stack_top = 0;
   lua_pushnil(L); /* scratch slot, later the result slot */
+  lua_pushnil(L); /* frames slot */
+  d.frames_slot = base + 2;
+  d.obj_id = 0;
   if (opts && opts->array_mt) {
     luaL_getmetatable(L, AD_ARRAY_MT);
     if (lua_isnil(L, -1)) {
@@ -1239,6 +1283,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
     d.kc[i].len = (size_t)-1;
     d.kc[i].idx = 0;
     d.kc[i].keep = -1;
+    d.kc[i].seen = 0;
   }
 
   d.stack_top = lua_gettop(L);

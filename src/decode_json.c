@@ -186,7 +186,7 @@ static size_t utf8_seq(cptr p, cptr end) {
   return n;
 }
 
-/* utf8_seq, with the common 2- and 3-byte sequences checked inline from one load. */
+/* utf8_seq, with the sequences checked inline from one load where 4 bytes are readable. */
 AD_INLINE size_t utf8_len(cptr p, cptr end) {
 #if AD_SWAR_CTZ
   if (end - p >= 4) {
@@ -196,6 +196,9 @@ AD_INLINE size_t utf8_len(cptr p, cptr end) {
     if ((w & 0xC0E0u) == 0x80C0u && c >= 0xC2) return 2;
     if ((w & 0xC0C0F0u) == 0x8080E0u && !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] > 0x9F))
       return 3;
+    if ((w & 0xC0C0C0F8u) == 0x808080F0u && c <= 0xF4 && !(c == 0xF0 && p[1] < 0x90) &&
+        !(c == 0xF4 && p[1] > 0x8F))
+      return 4;
   }
 #endif
   return utf8_seq(p, end);
@@ -407,75 +410,29 @@ static void out_grow(D *d, Out *out, cptr q) {
 }
 
 /*
- * Copies string content from q to the output up to the next '"' or '\\', validating it as
- * scan_string does; returns the position of that byte, or NULL.
- */
-static cptr copy_plain(D *d, cptr q, Out *out) {
-  cptr end = d->end;
-  char *o = out->o;
-  for (;;) {
-    unsigned c;
-#if AD_SSE2
-    while (end - q >= 16 && out->lim - o >= 32) { /* a chunk and a sequence beyond it */
-      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-      unsigned special, high = chunk_masks(v, &special);
-      int k;
-      _mm_storeu_si128((__m128i *)(void *)o, v);
-      if (!(special | high)) {
-        q += 16;
-        o += 16;
-        continue;
-      }
-      if (!high) {
-        k = __builtin_ctz(special);
-      } else {
-        k = chunk_utf8(q, end, special, high);
-        if (k < 0) return fail(d, q + (-1 - k), "invalid UTF-8");
-        if (k > 16) memcpy(o + 16, q + 16, (size_t)k - 16); /* a sequence across the chunk */
-      }
-      q += k;
-      o += k;
-      if (k < 16) break;
-    }
-#endif
-    if (unlikely(q >= end)) return fail(d, end, "unexpected end of input");
-    c = *q;
-    if (c == '"' || c == '\\') {
-      out->o = o;
-      return q;
-    }
-    if (unlikely(out->lim - o < 16)) {
-      out->o = o;
-      out_grow(d, out, q);
-      o = out->o;
-    }
-    if (c < 0x20) return fail(d, q, "control character in string");
-    if (c < 0x80) {
-      *o++ = (char)c;
-      q++;
-    } else {
-      size_t n = utf8_len(q, end);
-      if (n == 0) return fail(d, q, "invalid UTF-8");
-      memcpy(o, q, end - q >= 4 ? 4 : n); /* the slack covers the bytes beyond the sequence */
-      o += n;
-      q += n;
-    }
-  }
-}
-
-/*
  * Slow path: the string starting at s has an escape at q. Decodes it into scratch memory and
- * pushes it; returns the position after the closing quote, or NULL.
+ * pushes it; returns the position after the closing quote, or NULL. The text between escapes
+ * is validated as scan_string does and copied 16 bytes at a time (o and lim are locals: stores
+ * through a char pointer would otherwise make the compiler reload them from `out`).
  */
 static cptr push_escaped(D *d, cptr s, cptr q) {
   cptr end = d->end;
   Out out;
+  char *o, *lim;
   out.buf = d->scratch_cap ? d->scratch : d->small;
   out.o = out.buf;
   out.lim = out.buf + (d->scratch_cap ? d->scratch_cap : SMALL_BUF);
   if ((size_t)(out.lim - out.buf) < (size_t)(q - s) + OUT_SLACK) out_grow(d, &out, s);
   memcpy(out.o, s, (size_t)(q - s));
-  out.o += q - s;
+  o = out.o + (q - s);
+  lim = out.lim;
+#define GROW(at)             \
+  do {                       \
+    out.o = o;               \
+    out_grow(d, &out, (at)); \
+    o = out.o;               \
+    lim = out.lim;           \
+  } while (0)
   for (;;) {
     unsigned long cp;
     long u;
@@ -483,10 +440,10 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
     if (*q == '"') break;
     /* *q == '\\' */
     if (end - q < 2) return fail(d, end, "unexpected end of input");
-    if (unlikely(out.lim - out.o < 16)) out_grow(d, &out, q);
+    if (unlikely(lim - o < 16)) GROW(q);
     e = escape_char[q[1]];
     if (e) {
-      *out.o++ = (char)e;
+      *o++ = (char)e;
       q += 2;
     } else if (q[1] == 'u') {
       if (end - q < 6) return fail(d, end, "unexpected end of input");
@@ -502,14 +459,55 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
         q += 6;
       }
       q += 6;
-      out.o = put_utf8(out.o, cp);
+      o = put_utf8(o, cp);
     } else {
       return fail(d, q, "invalid escape");
     }
-    q = copy_plain(d, q, &out);
-    if (q == NULL) return NULL;
+    /* the text up to the next '"' or '\\' */
+    for (;;) {
+      unsigned c;
+#if AD_SSE2
+      while (end - q >= 16 && lim - o >= 32) { /* a chunk and a sequence beyond it */
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        unsigned special, high = chunk_masks(v, &special);
+        int k;
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        if (!(special | high)) {
+          q += 16;
+          o += 16;
+          continue;
+        }
+        if (!high) {
+          k = __builtin_ctz(special);
+        } else {
+          k = chunk_utf8(q, end, special, high);
+          if (k < 0) return fail(d, q + (-1 - k), "invalid UTF-8");
+          if (k > 16) memcpy(o + 16, q + 16, (size_t)k - 16); /* a sequence across the chunk */
+        }
+        q += k;
+        o += k;
+        if (k < 16) break;
+      }
+#endif
+      if (unlikely(q >= end)) return fail(d, end, "unexpected end of input");
+      c = *q;
+      if (c == '"' || c == '\\') break;
+      if (unlikely(lim - o < 16)) GROW(q);
+      if (c < 0x20) return fail(d, q, "control character in string");
+      if (c < 0x80) {
+        *o++ = (char)c;
+        q++;
+      } else {
+        size_t n = utf8_len(q, end);
+        if (n == 0) return fail(d, q, "invalid UTF-8");
+        memcpy(o, q, end - q >= 4 ? 4 : n); /* the slack covers the bytes beyond the sequence */
+        o += n;
+        q += n;
+      }
+    }
   }
-  lua_pushlstring(d->L, out.buf, (size_t)(out.o - out.buf));
+#undef GROW
+  lua_pushlstring(d->L, out.buf, (size_t)(o - out.buf));
   return q + 1;
 }
 

@@ -49,8 +49,8 @@
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
 #define STEP 32           /* values are buffered on the Lua stack in steps of this many */
-#define ARR_BUF_MAX 128   /* an array with more elements gets its table early (Lua grows it) */
-#define OBJ_BUF_MAX 64    /* an object with more pairs too */
+#define ARR_BUF_MAX 32    /* an array with more elements gets its table early (Lua grows it) */
+#define OBJ_BUF_MAX 32    /* an object with more pairs too */
 #define STACK_BUDGET 1024 /* stack slots for the buffered values of all open containers */
 #define FRAMES_SMALL 32   /* frames on the C stack; deeper documents move them to a userdata */
 #define SMALL_BUF 256     /* escaped strings / number tokens up to this size use the C stack */
@@ -143,7 +143,7 @@ static char *scratch(D *d, size_t n) {
   if (n > d->scratch_cap) {
     size_t cap = d->scratch_cap * 2;
     if (cap < n) cap = n;
-    if (cap < 4096) cap = 4096;
+    if (cap < 1024) cap = 1024;
     d->scratch = (char *)lua_newuserdata(d->L, cap);
     d->scratch_cap = cap;
     lua_replace(d->L, d->scratch_slot);
@@ -394,7 +394,7 @@ static void out_grow(D *d, Out *out, cptr q) {
   if (need > d->scratch_cap) {
     size_t cap = d->scratch_cap * 2;
     if (cap < need) cap = need;
-    if (cap < 4096) cap = 4096;
+    if (cap < 1024) cap = 1024;
     b = (char *)lua_newuserdata(d->L, cap); /* the old buffer stays referenced until replaced */
     memcpy(b, out->buf, used);
     lua_replace(d->L, d->scratch_slot);

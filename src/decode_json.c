@@ -236,6 +236,46 @@ AD_INLINE int chunk_utf8(cptr q, cptr end, unsigned special, unsigned high) {
   if (stop < 16) return (int)stop;
   return (int)(i > 16 ? i : 16);
 }
+
+/* The bit per byte of v that is (v & and_mask) == eq. */
+AD_INLINE unsigned bytes_eq(__m128i v, int and_mask, int eq) {
+  return (unsigned)_mm_movemask_epi8(
+      _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8((char)and_mask)), _mm_set1_epi8((char)eq)));
+}
+
+/*
+ * chunk_utf8 without a loop over the sequences, from bit masks of the byte classes: every lead
+ * before the first special byte must be followed by exactly its continuation bytes, and no
+ * other byte may be one. Returns the offset of the first special byte (< 16) when everything
+ * before it is valid; with no special byte, 16, or the offset of a last sequence that runs past
+ * the chunk (13..15: it is checked with the next chunk); -1 when it cannot tell (an error, or a
+ * lead whose second byte is restricted: E0, ED, F0, F4), and chunk_utf8 must decide.
+ */
+AD_INLINE int chunk_utf8_fast(__m128i v, unsigned special, unsigned high) {
+  unsigned stop = special ? (unsigned)__builtin_ctz(special) : 16, range;
+  unsigned cont = bytes_eq(v, 0xC0, 0x80), l2 = bytes_eq(v, 0xE0, 0xC0);
+  unsigned l3 = bytes_eq(v, 0xF0, 0xE0), l4 = bytes_eq(v, 0xF8, 0xF0), leads, want;
+  if (stop == 16 && (((l2 << 1) | (l3 << 2) | (l4 << 3)) >> 16)) /* the last runs past */
+    stop = 31u - (unsigned)__builtin_clz(l2 | l3 | l4);
+  range = (1u << stop) - 1;
+  l2 &= range;
+  l3 &= range;
+  l4 &= range;
+  leads = l2 | l3 | l4;
+  want = (l2 << 1) | (l3 << 1) | (l3 << 2) | (l4 << 1) | (l4 << 2) | (l4 << 3);
+  if (want != (cont & range) || (want & leads) || (high & range) != (leads | want)) return -1;
+  /* C0, C1 (overlong) and F5..FF are never valid; E0, ED, F0, F4 restrict the next byte */
+  if (leads &
+      (bytes_eq(v, 0xFE, 0xC0) |
+       (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8((char)0xF5)), v)) |
+       (unsigned)_mm_movemask_epi8(
+           _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE0)),
+                                     _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED))),
+                        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xF0)),
+                                     _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xF4)))))))
+    return -1;
+  return (int)stop;
+}
 #endif
 
 /*
@@ -247,8 +287,8 @@ static cptr scan_string(D *d, cptr p) {
   for (;;) {
 #if AD_SSE2
     while (end - p >= 16) {
-      unsigned special,
-          high = chunk_masks(_mm_loadu_si128((const __m128i *)(const void *)p), &special);
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+      unsigned special, high = chunk_masks(v, &special);
       int k;
       if (!(special | high)) {
         p += 16;
@@ -258,10 +298,13 @@ static cptr scan_string(D *d, cptr p) {
         p += __builtin_ctz(special);
         goto bytes;
       }
-      k = chunk_utf8(p, end, special, high);
-      if (k < 0) return fail(d, p + (-1 - k), "invalid UTF-8");
+      k = chunk_utf8_fast(v, special, high);
+      if (k < 0) {
+        k = chunk_utf8(p, end, special, high);
+        if (k < 0) return fail(d, p + (-1 - k), "invalid UTF-8");
+      }
       p += k;
-      if (k < 16) goto bytes;
+      if (special && (unsigned)k == (unsigned)__builtin_ctz(special)) goto bytes;
     }
 #endif
     while (end - p >= 8) {
@@ -480,13 +523,16 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
         if (!high) {
           k = __builtin_ctz(special);
         } else {
-          k = chunk_utf8(q, end, special, high);
-          if (k < 0) return fail(d, q + (-1 - k), "invalid UTF-8");
-          if (k > 16) memcpy(o + 16, q + 16, (size_t)k - 16); /* a sequence across the chunk */
+          k = chunk_utf8_fast(v, special, high);
+          if (k < 0) {
+            k = chunk_utf8(q, end, special, high);
+            if (k < 0) return fail(d, q + (-1 - k), "invalid UTF-8");
+            if (k > 16) memcpy(o + 16, q + 16, (size_t)k - 16); /* a sequence across the chunk */
+          }
         }
         q += k;
         o += k;
-        if (k < 16) break;
+        if (special && (unsigned)k == (unsigned)__builtin_ctz(special)) break;
       }
 #endif
       if (unlikely(q >= end)) return fail(d, end, "unexpected end of input");

@@ -87,24 +87,37 @@ typedef const unsigned char *cptr;
 
 enum { F_TOP, F_OBJ, F_ARR };
 
+/* The objects seen in one place (as the value of one key, or the elements of one array). */
+typedef struct {
+  unsigned last;   /* its size, UINT_MAX before any */
+  unsigned stable; /* the last two had the same size */
+} Hint;
+
 /* One interned key: its bytes (owned by the Lua string at index idx of the key table), the
- * object it was last seen in, and whether a record keeps it (-1: not looked up yet; see
- * opts->fields_index). */
+ * object it was last seen in, the objects seen as its value (in one kind of parent: "entities"
+ * of a tweet and of its user differ), and whether a record keeps it (-1: not looked up yet;
+ * see opts->fields_index). */
 typedef struct {
   const char *s;
-  size_t len;
-  int idx; /* 0: empty slot */
-  int keep;
+  uint32_t len;  /* UINT32_MAX: empty slot (longer keys are not cached) */
+  int idx;       /* index in the key table, 0 until the slot is first used */
   unsigned seen; /* id of the object it was last a key of */
+  int keep;
+  int parent; /* obj is for objects in an object opened under this key slot (-1: no key) */
+  Hint obj;
 } KeyEnt;
 
 /* One open container. Its values wait on the Lua stack from slot base (0 once its table
  * exists) and the table is made at its final size when it closes, so no table is rehashed or
- * over-allocated (a page's records share their shape, but sibling arrays and nested objects
- * vary); a long one gets its table early and grows it as Lua does. */
+ * over-allocated (sibling arrays and nested objects vary in size); a long one gets its table
+ * early and grows it as Lua does. An object whose place had two of the same size in a row (the
+ * records of a page) is made at that size at once and filled directly. */
 typedef struct {
+  Hint *hint;  /* objects: the place it is in (NULL for none) */
+  Hint child;  /* arrays: their object elements */
   unsigned n;  /* pairs / elements so far */
   unsigned id; /* objects: a number of its own, for KeyEnt.seen */
+  int keyslot; /* objects: the slot of the key it is the value of, -1 for none */
   int base;
   int kind;
   int filter; /* objects: a record whose keys are filtered by opts->fields_index */
@@ -634,6 +647,11 @@ static cptr push_key(D *d, cptr p, int *slot) {
     return push_escaped(d, p, q);
   }
   n = (size_t)(q - p);
+  if (unlikely(n >= UINT32_MAX)) { /* not cached */
+    lua_pushlstring(d->L, (const char *)p, n);
+    *slot = -1;
+    return q + 1;
+  }
   a = key_hash(p, n);
   h = (unsigned)(a >> (64 - KC_BITS));
   e = &d->kc[h];
@@ -664,7 +682,10 @@ static cptr push_key(D *d, cptr p, int *slot) {
   e->seen = 0;
   lua_rawseti(d->L, d->kc_tab, e->idx);
   e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
-  e->len = n;
+  e->len = (uint32_t)n;
+  e->parent = -1;
+  e->obj.last = UINT_MAX;
+  e->obj.stable = 0;
   e->keep = -1;
   *slot = (int)h;
   return q + 1;
@@ -1080,6 +1101,7 @@ static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   int null_index = opts ? opts->null_index : 0;
 
   f->kind = F_TOP;
+  f->keyslot = -1;
   f->filter = 0;
   f->base = 0;
   d->frames = frames;
@@ -1096,6 +1118,7 @@ value:
     case '{':
     case '[': {
       int isobj = *p == '{', base;
+      Hint *hint = NULL;
       if (unlikely(depth == MAX_DEPTH)) {
         fail(d, p, "nesting deeper than 1000");
         return 0;
@@ -1108,9 +1131,25 @@ value:
         frames = frames_grow(d, small);
         f = frames + depth;
       }
-      /* the values wait on the stack: room for a step of them, or the table now */
-      if (likely(lua_gettop(L) - d->stack_top <= STACK_BUDGET && lua_checkstack(L, 2 * STEP + 4))) {
-        base = lua_gettop(L) + 1;
+      if (isobj) {
+        if (f->kind == F_ARR)
+          hint = &f->child;
+        else if (f->kind == F_OBJ && keyslot >= 0) {
+          KeyEnt *e = &d->kc[keyslot];
+          if (e->parent != f->keyslot) { /* another kind of parent: start over */
+            e->parent = f->keyslot;
+            e->obj.last = UINT_MAX;
+            e->obj.stable = 0;
+          }
+          hint = &e->obj;
+        }
+      }
+      if (hint && hint->stable && lua_checkstack(L, 4)) {
+        lua_createtable(L, 0, (int)hint->last); /* table + key + value + scratch userdata */
+        base = 0;
+      } else if (likely(lua_gettop(L) - d->stack_top <= STACK_BUDGET &&
+                        lua_checkstack(L, 2 * STEP + 4))) {
+        base = lua_gettop(L) + 1; /* the values wait on the stack */
       } else {
         /* table + key + value + scratch userdata */
         if (unlikely(!lua_checkstack(L, 4))) {
@@ -1123,12 +1162,14 @@ value:
       f = &frames[++depth];
       d->depth = depth;
       f->base = base;
+      f->hint = hint;
       f->n = 0;
       p++;
       SKIP_WS();
       if (isobj) {
         f->kind = F_OBJ;
         f->id = ++d->obj_id;
+        f->keyslot = frames[depth - 1].kind == F_OBJ ? keyslot : -1;
         f->dup = 0;
         f->filter =
             d->fields_index && depth == 3 && frames[2].kind == F_ARR && frames[1].kind == F_OBJ;
@@ -1140,6 +1181,8 @@ value:
       }
       f->kind = F_ARR;
       f->filter = 0;
+      f->child.last = UINT_MAX;
+      f->child.stable = 0;
       if (p < end && *p == ']') {
         p++;
         goto close_arr;
@@ -1268,6 +1311,10 @@ key:
 
 close_obj:
   if (f->base) object_table(L, f);
+  if (f->hint) {
+    f->hint->stable = f->hint->last == f->n;
+    f->hint->last = f->n;
+  }
   f = &frames[--depth];
   d->depth = depth;
   goto after_value;
@@ -1324,7 +1371,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.kc_count = 0;
   for (i = 0; i < KC_SLOTS; i++) {
     d.kc[i].s = NULL;
-    d.kc[i].len = (size_t)-1;
+    d.kc[i].len = UINT32_MAX;
     d.kc[i].idx = 0;
     d.kc[i].keep = -1;
     d.kc[i].seen = 0;

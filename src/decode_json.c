@@ -387,9 +387,10 @@ static const unsigned char hex1[256] = {
 
 /* The 4 hex digits at p (p + 4 <= end checked by caller), or -1. */
 AD_INLINE long hex4(cptr p) {
-  long a = hex1[p[0]], b = hex1[p[1]], c = hex1[p[2]], e = hex1[p[3]];
-  if (a == 0 || b == 0 || c == 0 || e == 0) return -1;
-  return ((a - 1) << 12) | ((b - 1) << 8) | ((c - 1) << 4) | (e - 1);
+  long a = (long)hex1[p[0]] - 1, b = (long)hex1[p[1]] - 1, c = (long)hex1[p[2]] - 1,
+       e = (long)hex1[p[3]] - 1;
+  if ((a | b | c | e) < 0) return -1; /* one test: a non-digit is -1 */
+  return (a << 12) | (b << 8) | (c << 4) | e;
 }
 
 static char *put_utf8(char *o, unsigned long cp) {

@@ -18,20 +18,25 @@
  *    only the keys in the set. The other values are still checked exactly as if they were
  *    decoded (same errors, same offsets), only no Lua value is made for them.
  *
- * Speed: the cost of decoding is creating tables and strings, so the parser does little else:
+ * Speed: the cost of decoding is creating tables and strings, so the parser does little else
+ * (docs/decoder.md has the measurements):
  *  - one loop with an explicit frame stack (no recursion, no indirect calls);
- *  - keys are interned once per decode in a small cache whose strings live in Lua stack slots,
- *    so a repeated key is one memcmp and one lua_pushvalue instead of lua_pushlstring's hashing;
- *  - tables are pre-sized from the size of the previous object/array found under the same key
- *    (or as an element of the same array): sibling records share their shape, so all but the
- *    first are created at their final size and never rehash;
- *  - strings are scanned 8 bytes at a time; strings without escapes are pushed from the input;
- *  - integers and short decimals (mantissa <= 2^53, |exp10| <= 22) are converted without strtod,
- *    exactly (one correctly rounded IEEE operation on exact operands).
+ *  - keys are interned once per decode in a two-way cache whose strings live in a Lua table, so
+ *    a repeated key is an inline compare and a lua_rawgeti instead of lua_pushlstring's hashing;
+ *  - every table is made at its final size: values wait on the Lua stack until their container
+ *    closes (arrays up to 32 elements, objects up to 32 pairs; longer ones get their table then
+ *    and grow as Lua grows them), except objects in a place where the last two had the same
+ *    size (a page's records), which are made at that size at once and filled directly;
+ *  - strings, whitespace and UTF-8 are checked 16 bytes at a time (SSE2, x86-64), 8 bytes at a
+ *    time elsewhere; strings without escapes are pushed from the input, escaped ones decoded
+ *    into scratch memory while they are copied;
+ *  - numbers: digits 8 at a time; integers exactly; decimals with up to 19 significant digits by
+ *    Clinger's fast path or Eisel-Lemire (decode_number.c), both exact; strtod for the rest.
  *
- * Memory: frames and the key cache are on the C stack; the only heap scratch (long escaped
- * strings, long number tokens) is a userdata in a reserved stack slot. A memory error raised by
- * the Lua API therefore unwinds without leaking anything.
+ * Memory: frames (up to 32 deep; deeper documents move them to a userdata) and the key cache
+ * are on the C stack; heap scratch (long escaped strings, long number tokens, the key table,
+ * deep frames) is Lua objects in reserved stack slots. A memory error raised by the Lua API
+ * therefore unwinds without leaking anything.
  */
 #include <float.h>
 #include <limits.h>

@@ -1363,6 +1363,8 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   lua_pushnil(L); /* scratch slot, later the result slot */
   lua_pushnil(L); /* frames slot */
   d.frames_slot = base + 2;
+  d.frames = NULL; /* set by parse() */
+  d.depth = 0;
   d.obj_id = 0;
   if (opts && opts->array_mt) {
     luaL_getmetatable(L, AD_ARRAY_MT);

@@ -53,6 +53,13 @@
 #define MAX_DEPTH 1000
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
+#if LUA_VERSION_NUM < 502 /* measured on LuaJIT: its interning is cheap enough, no cache */
+#define VC_SLOTS 0
+#else
+#define VC_BITS 7
+#define VC_SLOTS (1 << VC_BITS) /* the value string cache */
+#define VC_MAXLEN 40            /* values up to this long are cached (Lua 5.2+ interns to 40) */
+#endif
 #define STEP 32           /* values are buffered on the Lua stack in steps of this many */
 #define ARR_BUF_MAX 32    /* an array with more elements gets its table early (Lua grows it) */
 #define OBJ_BUF_MAX 32    /* an object with more pairs too */
@@ -112,6 +119,15 @@ typedef struct {
   Hint obj;
 } KeyEnt;
 
+/* One cached string value (in the key table at idx) and the hash of the last one missed in
+ * this slot (a string is cached when it comes a second time). */
+typedef struct {
+  const char *s;
+  uint32_t len; /* UINT32_MAX: empty */
+  int idx;
+  uint64_t ghost;
+} VEnt;
+
 /* One open container. Its values wait on the Lua stack from slot base (0 once its table
  * exists) and the table is made at its final size when it closes, so no table is rehashed or
  * over-allocated (sibling arrays and nested objects vary in size); a long one gets its table
@@ -146,6 +162,9 @@ typedef struct {
   int depth;
   unsigned obj_id; /* the last object id given */
   KeyEnt kc[KC_SLOTS];
+#if VC_SLOTS
+  VEnt vc[VC_SLOTS];
+#endif
   char small[SMALL_BUF];
 } D;
 
@@ -576,17 +595,6 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
   return q + 1;
 }
 
-/* Pushes the string whose content starts at p (after the quote). */
-static cptr push_string(D *d, cptr p) {
-  cptr q = scan_string_short(d, p);
-  if (q == NULL) return NULL;
-  if (likely(*q == '"')) {
-    lua_pushlstring(d->L, (const char *)p, (size_t)(q - p));
-    return q + 1;
-  }
-  return push_escaped(d, p, q);
-}
-
 /* 64 hash bits of a key; its two cache slots are the top KC_BITS and the KC_BITS below them. */
 static uint64_t key_hash(cptr k, size_t n) {
   uint64_t a, b;
@@ -634,6 +642,48 @@ AD_INLINE int same_bytes(const char *a, cptr b, size_t n) {
   memcpy(&x, a + n - 8, 8); /* the last 8 bytes, overlapping what was already compared */
   memcpy(&y, b + n - 8, 8);
   return x == y;
+}
+
+/* Pushes the string whose content starts at p (after the quote). */
+static cptr push_string(D *d, cptr p) {
+  cptr q = scan_string_short(d, p);
+  size_t n;
+  if (q == NULL) return NULL;
+  if (unlikely(*q != '"')) return push_escaped(d, p, q);
+  n = (size_t)(q - p);
+#if VC_SLOTS
+  if (n <= VC_MAXLEN) {
+    /* Lua 5.2+ hashes every byte of a short string to intern it; values repeat in the records
+     * of a page (the same user, application, model), so those are cached like keys, from their
+     * second sighting (a unique id must not evict them) */
+    uint64_t a = key_hash(p, n);
+    unsigned h = (unsigned)(a >> (64 - VC_BITS));
+    unsigned h2 = (unsigned)(a >> (64 - 2 * VC_BITS)) & (VC_SLOTS - 1);
+    VEnt *e = &d->vc[h];
+    if (e->len == n && same_bytes(e->s, p, n)) {
+      lua_rawgeti(d->L, d->kc_tab, e->idx);
+      return q + 1;
+    }
+    if (d->vc[h2].len == n && same_bytes(d->vc[h2].s, p, n)) {
+      lua_rawgeti(d->L, d->kc_tab, d->vc[h2].idx);
+      return q + 1;
+    }
+    lua_pushlstring(d->L, (const char *)p, n);
+    if (e->ghost != a) {
+      e->ghost = a; /* first sighting */
+      return q + 1;
+    }
+    if (e->s != NULL && d->vc[h2].s == NULL) e = &d->vc[h2];
+    if (e->idx == 0) e->idx = ++d->kc_count;
+    lua_pushvalue(d->L, -1);
+    lua_rawseti(d->L, d->kc_tab, e->idx);
+    e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in the key table */
+    e->len = (uint32_t)n;
+    return q + 1;
+  }
+#endif
+  lua_pushlstring(d->L, (const char *)p, n);
+  return q + 1;
 }
 
 /*
@@ -1377,6 +1427,14 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   lua_createtable(L, 32, 0); /* the key table: grows with the distinct keys (at most KC_SLOTS) */
   d.kc_tab = lua_gettop(L);
   d.kc_count = 0;
+#if VC_SLOTS
+  for (i = 0; i < VC_SLOTS; i++) {
+    d.vc[i].s = NULL;
+    d.vc[i].len = UINT32_MAX;
+    d.vc[i].idx = 0;
+    d.vc[i].ghost = 0;
+  }
+#endif
   for (i = 0; i < KC_SLOTS; i++) {
     d.kc[i].s = NULL;
     d.kc[i].len = UINT32_MAX;

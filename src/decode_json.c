@@ -119,6 +119,7 @@ typedef struct {
   Hint obj;
 } KeyEnt;
 
+#if VC_SLOTS
 /* One cached string value (in the key table at idx) and the hash of the last one missed in
  * this slot (a string is cached when it comes a second time). */
 typedef struct {
@@ -127,6 +128,7 @@ typedef struct {
   int idx;
   uint64_t ghost;
 } VEnt;
+#endif
 
 /* One open container. Its values wait on the Lua stack from slot base (0 once its table
  * exists) and the table is made at its final size when it closes, so no table is rehashed or

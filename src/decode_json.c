@@ -18,20 +18,25 @@
  *    only the keys in the set. The other values are still checked exactly as if they were
  *    decoded (same errors, same offsets), only no Lua value is made for them.
  *
- * Speed: the cost of decoding is creating tables and strings, so the parser does little else:
+ * Speed: the cost of decoding is creating tables and strings, so the parser does little else
+ * (docs/decoder.md has the measurements):
  *  - one loop with an explicit frame stack (no recursion, no indirect calls);
- *  - keys are interned once per decode in a small cache whose strings live in Lua stack slots,
- *    so a repeated key is one memcmp and one lua_pushvalue instead of lua_pushlstring's hashing;
- *  - tables are pre-sized from the size of the previous object/array found under the same key
- *    (or as an element of the same array): sibling records share their shape, so all but the
- *    first are created at their final size and never rehash;
- *  - strings are scanned 8 bytes at a time; strings without escapes are pushed from the input;
- *  - integers and short decimals (mantissa <= 2^53, |exp10| <= 22) are converted without strtod,
- *    exactly (one correctly rounded IEEE operation on exact operands).
+ *  - keys are interned once per decode in a two-way cache whose strings live in a Lua table, so
+ *    a repeated key is an inline compare and a lua_rawgeti instead of lua_pushlstring's hashing;
+ *  - every table is made at its final size: values wait on the Lua stack until their container
+ *    closes (arrays up to 32 elements, objects up to 32 pairs; longer ones get their table then
+ *    and grow as Lua grows them), except objects in a place where the last two had the same
+ *    size (a page's records), which are made at that size at once and filled directly;
+ *  - strings, whitespace and UTF-8 are checked 16 bytes at a time (SSE2, x86-64), 8 bytes at a
+ *    time elsewhere; strings without escapes are pushed from the input, escaped ones decoded
+ *    into scratch memory while they are copied;
+ *  - numbers: digits 8 at a time; integers exactly; decimals with up to 19 significant digits by
+ *    Clinger's fast path or Eisel-Lemire (decode_number.c), both exact; strtod for the rest.
  *
- * Memory: frames and the key cache are on the C stack; the only heap scratch (long escaped
- * strings, long number tokens) is a userdata in a reserved stack slot. A memory error raised by
- * the Lua API therefore unwinds without leaking anything.
+ * Memory: frames (up to 32 deep; deeper documents move them to a userdata) and the key cache
+ * are on the C stack; heap scratch (long escaped strings, long number tokens, the key table,
+ * deep frames) is Lua objects in reserved stack slots. A memory error raised by the Lua API
+ * therefore unwinds without leaking anything.
  */
 #include <float.h>
 #include <limits.h>
@@ -43,17 +48,37 @@
 
 #include "compat.h"
 #include "decode.h"
+#include "decode_number.h"
 
 #define MAX_DEPTH 1000
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
-#define HINT_MAX (1u << 20) /* never pre-size a table beyond this many entries */
-#define SMALL_BUF 256       /* escaped strings / number tokens up to this size use the C stack */
+#if LUA_VERSION_NUM < 502 /* measured on LuaJIT: its interning is cheap enough, no cache */
+#define VC_SLOTS 0
+#else
+#define VC_BITS 7
+#define VC_SLOTS (1 << VC_BITS) /* the value string cache */
+#define VC_MAXLEN 40            /* values up to this long are cached (Lua 5.2+ interns to 40) */
+#endif
+#define STEP 32           /* values are buffered on the Lua stack in steps of this many */
+#define ARR_BUF_MAX 32    /* an array with more elements gets its table early (Lua grows it) */
+#define OBJ_BUF_MAX 32    /* an object with more pairs too */
+#define STACK_BUDGET 1024 /* stack slots for the buffered values of all open containers */
+#define FRAMES_SMALL 32   /* frames on the C stack; deeper documents move them to a userdata */
+#define SMALL_BUF 256     /* escaped strings / number tokens up to this size use the C stack */
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define AD_SWAR_CTZ 1
 #else
 #define AD_SWAR_CTZ 0
+#endif
+
+/* SSE2 is part of every x86-64: strings are scanned 16 bytes at a time there. */
+#if AD_SWAR_CTZ && defined(__SSE2__)
+#define AD_SSE2 1
+#include <emmintrin.h>
+#else
+#define AD_SSE2 0
 #endif
 
 #if defined(__GNUC__)
@@ -64,28 +89,62 @@
 #define unlikely(x) (x)
 #endif
 
+#if defined(__GNUC__)
+#define AD_INLINE static inline __attribute__((always_inline))
+#else
+#define AD_INLINE static inline
+#endif
+
 typedef const unsigned char *cptr;
 
 enum { F_TOP, F_OBJ, F_ARR };
 
-/* One interned key: its bytes (owned by the Lua string in stack slot kc_base + index), the
- * sizes of the last object/array seen as its value, and whether a record keeps it (-1: not
- * looked up yet; see opts->fields_index). */
+/* The objects seen in one place (as the value of one key, or the elements of one array). */
+typedef struct {
+  unsigned last;   /* its size, UINT_MAX before any */
+  unsigned stable; /* the last two had the same size */
+} Hint;
+
+/* One interned key: its bytes (owned by the Lua string at index idx of the key table), the
+ * object it was last seen in, the objects seen as its value (in one kind of parent: "entities"
+ * of a tweet and of its user differ), and whether a record keeps it (-1: not looked up yet;
+ * see opts->fields_index). */
 typedef struct {
   const char *s;
-  size_t len;
-  unsigned objhint, arrhint;
+  uint32_t len;  /* UINT32_MAX: empty slot (longer keys are not cached) */
+  int idx;       /* index in the key table, 0 until the slot is first used */
+  unsigned seen; /* id of the object it was last a key of */
   int keep;
+  int parent; /* obj is for objects in an object opened under this key slot (-1: no key) */
+  Hint obj;
 } KeyEnt;
 
-/* One open container. hintp points at the hint this container's final size is written back to
- * (a KeyEnt field, the parent array's child hints, or NULL). */
+#if VC_SLOTS
+/* One cached string value (in the key table at idx) and the hash of the last one missed in
+ * this slot (a string is cached when it comes a second time). */
 typedef struct {
-  unsigned *hintp;
-  unsigned n;                    /* pairs / elements stored so far */
-  unsigned child_obj, child_arr; /* arrays: size of the last object / array element */
+  const char *s;
+  uint32_t len; /* UINT32_MAX: empty */
+  int idx;
+  uint64_t ghost;
+} VEnt;
+#endif
+
+/* One open container. Its values wait on the Lua stack from slot base (0 once its table
+ * exists) and the table is made at its final size when it closes, so no table is rehashed or
+ * over-allocated (sibling arrays and nested objects vary in size); a long one gets its table
+ * early and grows it as Lua does. An object whose place had two of the same size in a row (the
+ * records of a page) is made at that size at once and filled directly. */
+typedef struct {
+  Hint *hint;  /* objects: the place it is in (NULL for none) */
+  Hint child;  /* arrays: their object elements */
+  unsigned n;  /* pairs / elements so far */
+  unsigned id; /* objects: a number of its own, for KeyEnt.seen */
+  int keyslot; /* objects: the slot of the key it is the value of, -1 for none */
+  int base;
   int kind;
   int filter; /* objects: a record whose keys are filtered by opts->fields_index */
+  int dup;    /* objects: a key may repeat (its pairs are then set in order: the last wins) */
 } Frame;
 
 typedef struct {
@@ -96,9 +155,18 @@ typedef struct {
   int scratch_slot; /* stack slot of the scratch userdata (nil until needed) */
   char *scratch;
   size_t scratch_cap;
-  int kc_base;      /* stack slot of key cache entry 0 */
+  int kc_tab;       /* stack slot of the key table: the cached keys' strings */
+  int kc_count;     /* indices of the key table in use */
   int fields_index; /* stack slot of the set of record keys to keep, 0 for all */
+  int stack_top;    /* the stack top when parsing starts (everything above is values) */
+  int frames_slot;  /* stack slot of the userdata holding the frames of a deep document */
+  Frame *frames;    /* the open containers, frames[1..depth] */
+  int depth;
+  unsigned obj_id; /* the last object id given */
   KeyEnt kc[KC_SLOTS];
+#if VC_SLOTS
+  VEnt vc[VC_SLOTS];
+#endif
   char small[SMALL_BUF];
 } D;
 
@@ -114,7 +182,7 @@ static char *scratch(D *d, size_t n) {
   if (n > d->scratch_cap) {
     size_t cap = d->scratch_cap * 2;
     if (cap < n) cap = n;
-    if (cap < 4096) cap = 4096;
+    if (cap < 1024) cap = 1024;
     d->scratch = (char *)lua_newuserdata(d->L, cap);
     d->scratch_cap = cap;
     lua_replace(d->L, d->scratch_slot);
@@ -157,6 +225,98 @@ static size_t utf8_seq(cptr p, cptr end) {
   return n;
 }
 
+/* utf8_seq, with the sequences checked inline from one load where 4 bytes are readable. */
+AD_INLINE size_t utf8_len(cptr p, cptr end) {
+#if AD_SWAR_CTZ
+  if (end - p >= 4) {
+    unsigned c = p[0];
+    uint32_t w;
+    memcpy(&w, p, 4);
+    if ((w & 0xC0E0u) == 0x80C0u && c >= 0xC2) return 2;
+    if ((w & 0xC0C0F0u) == 0x8080E0u && !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] > 0x9F))
+      return 3;
+    if ((w & 0xC0C0C0F8u) == 0x808080F0u && c <= 0xF4 && !(c == 0xF0 && p[1] < 0x90) &&
+        !(c == 0xF4 && p[1] > 0x8F))
+      return 4;
+  }
+#endif
+  return utf8_seq(p, end);
+}
+
+#if AD_SSE2
+/* The masks of a 16-byte chunk: *special has bit i set for '"', '\\' and control bytes, the
+ * result for bytes >= 0x80. */
+AD_INLINE unsigned chunk_masks(__m128i v, unsigned *special) {
+  __m128i sp =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  sp = _mm_or_si128(sp, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v)); /* v <= 0x1F */
+  *special = (unsigned)_mm_movemask_epi8(sp);
+  return (unsigned)_mm_movemask_epi8(v);
+}
+
+/*
+ * Validates the UTF-8 sequences of the chunk at q that come before its first special byte.
+ * Returns the offset reached: that of the first special byte (< 16), or 16..19 when the chunk
+ * has none (its last sequence may end beyond it); -1 - offset of an invalid sequence. (A valid
+ * sequence never runs into a special byte: those are not continuation bytes.)
+ */
+AD_INLINE int chunk_utf8(cptr q, cptr end, unsigned special, unsigned high) {
+  unsigned stop = special ? (unsigned)__builtin_ctz(special) : 16;
+  unsigned i = (unsigned)__builtin_ctz(high); /* high != 0 */
+  while (i < stop) {
+    size_t n = utf8_len(q + i, end);
+    unsigned rest;
+    if (n == 0) return -1 - (int)i;
+    i += (unsigned)n;
+    if (i >= 16) break;
+    rest = high & (~0u << i);
+    i = rest ? (unsigned)__builtin_ctz(rest) : 16;
+  }
+  if (stop < 16) return (int)stop;
+  return (int)(i > 16 ? i : 16);
+}
+
+/* The bit per byte of v that is (v & and_mask) == eq. */
+AD_INLINE unsigned bytes_eq(__m128i v, int and_mask, int eq) {
+  return (unsigned)_mm_movemask_epi8(
+      _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8((char)and_mask)), _mm_set1_epi8((char)eq)));
+}
+
+/*
+ * chunk_utf8 without a loop over the sequences, from bit masks of the byte classes: every lead
+ * before the first special byte must be followed by exactly its continuation bytes, and no
+ * other byte may be one. Returns the offset of the first special byte (< 16) when everything
+ * before it is valid; with no special byte, 16, or the offset of a last sequence that runs past
+ * the chunk (13..15: it is checked with the next chunk); -1 when it cannot tell (an error, or a
+ * lead whose second byte is restricted: E0, ED, F0, F4), and chunk_utf8 must decide.
+ */
+AD_INLINE int chunk_utf8_fast(__m128i v, unsigned special, unsigned high) {
+  unsigned stop = special ? (unsigned)__builtin_ctz(special) : 16, range;
+  unsigned cont = bytes_eq(v, 0xC0, 0x80), l2 = bytes_eq(v, 0xE0, 0xC0);
+  unsigned l3 = bytes_eq(v, 0xF0, 0xE0), l4 = bytes_eq(v, 0xF8, 0xF0), leads, want;
+  if (stop == 16 && (((l2 << 1) | (l3 << 2) | (l4 << 3)) >> 16)) /* the last runs past */
+    stop = 31u - (unsigned)__builtin_clz(l2 | l3 | l4);
+  range = (1u << stop) - 1;
+  l2 &= range;
+  l3 &= range;
+  l4 &= range;
+  leads = l2 | l3 | l4;
+  want = (l2 << 1) | (l3 << 1) | (l3 << 2) | (l4 << 1) | (l4 << 2) | (l4 << 3);
+  if (want != (cont & range) || (want & leads) || (high & range) != (leads | want)) return -1;
+  /* C0, C1 (overlong) and F5..FF are never valid; E0, ED, F0, F4 restrict the next byte */
+  if (leads &
+      (bytes_eq(v, 0xFE, 0xC0) |
+       (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8((char)0xF5)), v)) |
+       (unsigned)_mm_movemask_epi8(
+           _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE0)),
+                                     _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED))),
+                        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xF0)),
+                                     _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xF4)))))))
+    return -1;
+  return (int)stop;
+}
+#endif
+
 /*
  * Scans string content from p to the first '"' or '\\' and returns a pointer to it, validating
  * UTF-8 and rejecting control characters on the way. NULL on error (d->err set).
@@ -164,6 +324,28 @@ static size_t utf8_seq(cptr p, cptr end) {
 static cptr scan_string(D *d, cptr p) {
   cptr end = d->end;
   for (;;) {
+#if AD_SSE2
+    while (end - p >= 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+      unsigned special, high = chunk_masks(v, &special);
+      int k;
+      if (!(special | high)) {
+        p += 16;
+        continue;
+      }
+      if (!high) {
+        p += __builtin_ctz(special);
+        goto bytes;
+      }
+      k = chunk_utf8_fast(v, special, high);
+      if (k < 0) {
+        k = chunk_utf8(p, end, special, high);
+        if (k < 0) return fail(d, p + (-1 - k), "invalid UTF-8");
+      }
+      p += k;
+      if (special && (unsigned)k == (unsigned)__builtin_ctz(special)) goto bytes;
+    }
+#endif
     while (end - p >= 8) {
       uint64_t w, x, y, t;
       memcpy(&w, p, 8);
@@ -180,6 +362,9 @@ static cptr scan_string(D *d, cptr p) {
       }
       p += 8;
     }
+#if AD_SSE2
+  bytes:
+#endif
     for (;;) {
       unsigned c;
       if (unlikely(p >= end)) return fail(d, end, "unexpected end of input");
@@ -189,7 +374,7 @@ static cptr scan_string(D *d, cptr p) {
       if (c < 0x80) {
         p++;
       } else {
-        size_t n = utf8_seq(p, end);
+        size_t n = utf8_len(p, end);
         if (n == 0) return fail(d, p, "invalid UTF-8");
         p += n;
         /* stay here through a run of non-ASCII text; ASCII goes back to the 8-byte loop */
@@ -199,18 +384,39 @@ static cptr scan_string(D *d, cptr p) {
   }
 }
 
-static int hexval(unsigned c) {
-  if (c >= '0' && c <= '9') return (int)(c - '0');
-  c |= 0x20;
-  if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-  return -1;
+/* scan_string for short strings (keys, most values): the first 16 bytes inline. */
+AD_INLINE cptr scan_string_short(D *d, cptr p) {
+#if AD_SSE2
+  if (d->end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(v, _mm_set1_epi8(' ')));
+    int mask = _mm_movemask_epi8(hit);
+    if (mask) {
+      p += __builtin_ctz((unsigned)mask); /* all ASCII before it */
+      if (likely(*p == '"')) return p;
+    } else {
+      p += 16;
+    }
+  }
+#endif
+  return scan_string(d, p);
 }
 
+/* 1 + the value of each hex digit; 0 for every other byte. */
+static const unsigned char hex1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 /* The 4 hex digits at p (p + 4 <= end checked by caller), or -1. */
-static long hex4(cptr p) {
-  int a = hexval(p[0]), b = hexval(p[1]), c = hexval(p[2]), e = hexval(p[3]);
-  if ((a | b | c | e) < 0) return -1;
-  return ((long)a << 12) | (b << 8) | (c << 4) | e;
+AD_INLINE long hex4(cptr p) {
+  long a = (long)hex1[p[0]] - 1, b = (long)hex1[p[1]] - 1, c = (long)hex1[p[2]] - 1,
+       e = (long)hex1[p[3]] - 1;
+  if ((a | b | c | e) < 0) return -1; /* one test: a non-digit is -1 */
+  return (a << 12) | (b << 8) | (c << 4) | e;
 }
 
 static char *put_utf8(char *o, unsigned long cp) {
@@ -232,112 +438,167 @@ static char *put_utf8(char *o, unsigned long cp) {
   return o;
 }
 
+/* What the one-character escapes \" \\ \/ \b \f \n \r \t stand for; 0: not one of them. */
+static const unsigned char escape_char[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+
 /*
- * Slow path: the string starting at s has an escape at q. Decodes it into scratch memory and
- * pushes it; returns the position after the closing quote, or NULL.
+ * The output of an escaped string. Decoded text is never longer than the raw text it comes from,
+ * so the output starts in whatever scratch memory is at hand and only a string that may not fit
+ * is measured (its raw end found) and given room for all of it, once.
  */
-static cptr push_escaped(D *d, cptr s, cptr q) {
+typedef struct {
+  char *buf, *o, *lim; /* start, next byte, end of the memory */
+} Out;
+
+#define OUT_SLACK 32 /* room kept beyond the text: 16-byte stores, a 4-byte UTF-8 sequence */
+
+/* Room for the rest of the string from q (not inside an escape): at least OUT_SLACK beyond its
+ * raw length. */
+static void out_grow(D *d, Out *out, cptr q) {
   cptr end = d->end, r = q;
-  char *buf, *o;
-  /* Every escape is at least as long as what it decodes to, so the raw length bounds the
-   * output. Find the raw end first (an unterminated string just bounds it by the input). */
-  for (;;) {
-    cptr b;
+  size_t used = (size_t)(out->o - out->buf), need;
+  char *b;
+  for (;;) { /* the first quote not escaped by an odd run of backslashes */
+    cptr k;
     r = (cptr)memchr(r, '"', (size_t)(end - r));
     if (r == NULL) {
       r = end;
       break;
     }
-    /* the quote ends the string unless an odd number of backslashes precede it */
-    for (b = r; b > q && b[-1] == '\\'; b--) {
+    for (k = r; k > q && k[-1] == '\\'; k--) {
     }
-    if ((r - b) % 2 == 0) break;
+    if ((r - k) % 2 == 0) break;
     r++;
   }
-  buf = scratch(d, (size_t)(r - s) + 1);
-  memcpy(buf, s, (size_t)(q - s));
-  o = buf + (q - s);
+  need = used + (size_t)(r - q) + OUT_SLACK;
+  if (need > d->scratch_cap) {
+    size_t cap = d->scratch_cap * 2;
+    if (cap < need) cap = need;
+    if (cap < 1024) cap = 1024;
+    b = (char *)lua_newuserdata(d->L, cap); /* the old buffer stays referenced until replaced */
+    memcpy(b, out->buf, used);
+    lua_replace(d->L, d->scratch_slot);
+    d->scratch = b;
+    d->scratch_cap = cap;
+  } else {
+    b = d->scratch; /* out->buf is d->small */
+    memcpy(b, out->buf, used);
+  }
+  out->buf = b;
+  out->o = b + used;
+  out->lim = b + d->scratch_cap;
+}
+
+/*
+ * Slow path: the string starting at s has an escape at q. Decodes it into scratch memory and
+ * pushes it; returns the position after the closing quote, or NULL. The text between escapes
+ * is validated as scan_string does and copied 16 bytes at a time (o and lim are locals: stores
+ * through a char pointer would otherwise make the compiler reload them from `out`).
+ */
+static cptr push_escaped(D *d, cptr s, cptr q) {
+  cptr end = d->end;
+  Out out;
+  char *o, *lim;
+  out.buf = d->scratch_cap ? d->scratch : d->small;
+  out.o = out.buf;
+  out.lim = out.buf + (d->scratch_cap ? d->scratch_cap : SMALL_BUF);
+  if ((size_t)(out.lim - out.buf) < (size_t)(q - s) + OUT_SLACK) out_grow(d, &out, s);
+  memcpy(out.o, s, (size_t)(q - s));
+  o = out.o + (q - s);
+  lim = out.lim;
+#define GROW(at)             \
+  do {                       \
+    out.o = o;               \
+    out_grow(d, &out, (at)); \
+    o = out.o;               \
+    lim = out.lim;           \
+  } while (0)
   for (;;) {
-    cptr e;
     unsigned long cp;
     long u;
+    unsigned e;
     if (*q == '"') break;
     /* *q == '\\' */
     if (end - q < 2) return fail(d, end, "unexpected end of input");
-    switch (q[1]) {
-      case '"':
-        *o++ = '"';
-        q += 2;
-        break;
-      case '\\':
-        *o++ = '\\';
-        q += 2;
-        break;
-      case '/':
-        *o++ = '/';
-        q += 2;
-        break;
-      case 'b':
-        *o++ = '\b';
-        q += 2;
-        break;
-      case 'f':
-        *o++ = '\f';
-        q += 2;
-        break;
-      case 'n':
-        *o++ = '\n';
-        q += 2;
-        break;
-      case 'r':
-        *o++ = '\r';
-        q += 2;
-        break;
-      case 't':
-        *o++ = '\t';
-        q += 2;
-        break;
-      case 'u':
-        if (end - q < 6) return fail(d, end, "unexpected end of input");
-        u = hex4(q + 2);
-        if (u < 0) return fail(d, q, "invalid \\u escape");
-        cp = (unsigned long)u;
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-          long lo;
-          if (cp >= 0xDC00 || end - q < 12 || q[6] != '\\' || q[7] != 'u' ||
-              (lo = hex4(q + 8)) < 0xDC00 || lo > 0xDFFF)
-            return fail(d, q, "unpaired UTF-16 surrogate");
-          cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
-          q += 6;
-        }
+    if (unlikely(lim - o < 16)) GROW(q);
+    e = escape_char[q[1]];
+    if (e) {
+      *o++ = (char)e;
+      q += 2;
+    } else if (q[1] == 'u') {
+      if (end - q < 6) return fail(d, end, "unexpected end of input");
+      u = hex4(q + 2);
+      if (u < 0) return fail(d, q, "invalid \\u escape");
+      cp = (unsigned long)u;
+      if (cp >= 0xD800 && cp <= 0xDFFF) {
+        long lo;
+        if (cp >= 0xDC00 || end - q < 12 || q[6] != '\\' || q[7] != 'u' ||
+            (lo = hex4(q + 8)) < 0xDC00 || lo > 0xDFFF)
+          return fail(d, q, "unpaired UTF-16 surrogate");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
         q += 6;
-        o = put_utf8(o, cp);
-        break;
-      default:
-        return fail(d, q, "invalid escape");
+      }
+      q += 6;
+      o = put_utf8(o, cp);
+    } else {
+      return fail(d, q, "invalid escape");
     }
-    e = scan_string(d, q);
-    if (e == NULL) return NULL;
-    memcpy(o, q, (size_t)(e - q));
-    o += e - q;
-    q = e;
+    /* the text up to the next '"' or '\\' */
+    for (;;) {
+      unsigned c;
+#if AD_SSE2
+      while (end - q >= 16 && lim - o >= 32) { /* a chunk and a sequence beyond it */
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        unsigned special, high = chunk_masks(v, &special);
+        int k;
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        if (!(special | high)) {
+          q += 16;
+          o += 16;
+          continue;
+        }
+        if (!high) {
+          k = __builtin_ctz(special);
+        } else {
+          k = chunk_utf8_fast(v, special, high);
+          if (k < 0) {
+            k = chunk_utf8(q, end, special, high);
+            if (k < 0) return fail(d, q + (-1 - k), "invalid UTF-8");
+            if (k > 16) memcpy(o + 16, q + 16, (size_t)k - 16); /* a sequence across the chunk */
+          }
+        }
+        q += k;
+        o += k;
+        if (special && (unsigned)k == (unsigned)__builtin_ctz(special)) break;
+      }
+#endif
+      if (unlikely(q >= end)) return fail(d, end, "unexpected end of input");
+      c = *q;
+      if (c == '"' || c == '\\') break;
+      if (unlikely(lim - o < 16)) GROW(q);
+      if (c < 0x20) return fail(d, q, "control character in string");
+      if (c < 0x80) {
+        *o++ = (char)c;
+        q++;
+      } else {
+        size_t n = utf8_len(q, end);
+        if (n == 0) return fail(d, q, "invalid UTF-8");
+        memcpy(o, q, end - q >= 4 ? 4 : n); /* the slack covers the bytes beyond the sequence */
+        o += n;
+        q += n;
+      }
+    }
   }
-  lua_pushlstring(d->L, buf, (size_t)(o - buf));
+#undef GROW
+  lua_pushlstring(d->L, out.buf, (size_t)(o - out.buf));
   return q + 1;
 }
 
-/* Pushes the string whose content starts at p (after the quote). */
-static cptr push_string(D *d, cptr p) {
-  cptr q = scan_string(d, p);
-  if (q == NULL) return NULL;
-  if (likely(*q == '"')) {
-    lua_pushlstring(d->L, (const char *)p, (size_t)(q - p));
-    return q + 1;
-  }
-  return push_escaped(d, p, q);
-}
-
-static unsigned key_hash(cptr k, size_t n) {
+/* 64 hash bits of a key; its two cache slots are the top KC_BITS and the KC_BITS below them. */
+static uint64_t key_hash(cptr k, size_t n) {
   uint64_t a, b;
   if (n >= 8) {
     memcpy(&a, k, 8);
@@ -354,14 +615,27 @@ static unsigned key_hash(cptr k, size_t n) {
   }
   a ^= (b + n) * UINT64_C(0x9E3779B97F4A7C15);
   a *= UINT64_C(0xFF51AFD7ED558CCD);
-  return (unsigned)(a >> (64 - KC_BITS));
+  return a;
 }
 
 /* a[0..n) == b[0..n), inline: keys are short and a cache hit compares equal bytes. */
-static int same_bytes(const char *a, cptr b, size_t n) {
+AD_INLINE int same_bytes(const char *a, cptr b, size_t n) {
   uint64_t x, y;
   size_t i;
-  if (n < 8) return memcmp(a, b, n) == 0;
+  if (n < 8) {
+    uint32_t u, v;
+    if (n < 4) {
+      for (i = 0; i < n; i++)
+        if ((unsigned char)a[i] != b[i]) return 0;
+      return 1;
+    }
+    memcpy(&u, a, 4); /* the first 4 and the last 4 bytes (overlapping) */
+    memcpy(&v, b, 4);
+    if (u != v) return 0;
+    memcpy(&u, a + n - 4, 4);
+    memcpy(&v, b + n - 4, 4);
+    return u == v;
+  }
   for (i = 0; i + 8 < n; i += 8) {
     memcpy(&x, a + i, 8);
     memcpy(&y, b + i, 8);
@@ -372,11 +646,58 @@ static int same_bytes(const char *a, cptr b, size_t n) {
   return x == y;
 }
 
-/* Pushes the key whose content starts at p; *slot is its cache slot (-1 for escaped keys). */
-static cptr push_key(D *d, cptr p, int *slot) {
-  cptr q = scan_string(d, p);
+/* Pushes the string whose content starts at p (after the quote). */
+static cptr push_string(D *d, cptr p) {
+  cptr q = scan_string_short(d, p);
   size_t n;
-  unsigned h;
+  if (q == NULL) return NULL;
+  if (unlikely(*q != '"')) return push_escaped(d, p, q);
+  n = (size_t)(q - p);
+#if VC_SLOTS
+  if (n <= VC_MAXLEN) {
+    /* Lua 5.2+ hashes every byte of a short string to intern it; values repeat in the records
+     * of a page (the same user, application, model), so those are cached like keys, from their
+     * second sighting (a unique id must not evict them) */
+    uint64_t a = key_hash(p, n);
+    unsigned h = (unsigned)(a >> (64 - VC_BITS));
+    unsigned h2 = (unsigned)(a >> (64 - 2 * VC_BITS)) & (VC_SLOTS - 1);
+    VEnt *e = &d->vc[h];
+    if (e->len == n && same_bytes(e->s, p, n)) {
+      lua_rawgeti(d->L, d->kc_tab, e->idx);
+      return q + 1;
+    }
+    if (d->vc[h2].len == n && same_bytes(d->vc[h2].s, p, n)) {
+      lua_rawgeti(d->L, d->kc_tab, d->vc[h2].idx);
+      return q + 1;
+    }
+    lua_pushlstring(d->L, (const char *)p, n);
+    if (e->ghost != a) {
+      e->ghost = a; /* first sighting */
+      return q + 1;
+    }
+    if (e->s != NULL && d->vc[h2].s == NULL) e = &d->vc[h2];
+    if (e->idx == 0) e->idx = ++d->kc_count;
+    lua_pushvalue(d->L, -1);
+    lua_rawseti(d->L, d->kc_tab, e->idx);
+    e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in the key table */
+    e->len = (uint32_t)n;
+    return q + 1;
+  }
+#endif
+  lua_pushlstring(d->L, (const char *)p, n);
+  return q + 1;
+}
+
+/*
+ * Pushes the key whose content starts at p; *slot is its cache slot (-1 for escaped keys).
+ * A key may sit in either of two slots (so two keys of a record that share one slot do not
+ * evict each other on every record); a new key takes a free one, or else the first.
+ */
+static cptr push_key(D *d, cptr p, int *slot) {
+  cptr q = scan_string_short(d, p);
+  size_t n;
+  uint64_t a;
+  unsigned h, h2;
   KeyEnt *e;
   if (q == NULL) return NULL;
   if (unlikely(*q != '"')) {
@@ -384,19 +705,46 @@ static cptr push_key(D *d, cptr p, int *slot) {
     return push_escaped(d, p, q);
   }
   n = (size_t)(q - p);
-  h = key_hash(p, n);
+  if (unlikely(n >= UINT32_MAX)) { /* not cached */
+    lua_pushlstring(d->L, (const char *)p, n);
+    *slot = -1;
+    return q + 1;
+  }
+  a = key_hash(p, n);
+  h = (unsigned)(a >> (64 - KC_BITS));
   e = &d->kc[h];
   if (likely(e->len == n && same_bytes(e->s, p, n))) {
-    lua_pushvalue(d->L, d->kc_base + (int)h);
-  } else {
-    lua_pushlstring(d->L, (const char *)p, n);
-    lua_pushvalue(d->L, -1);
-    lua_replace(d->L, d->kc_base + (int)h);
-    e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
-    e->len = n;
-    e->objhint = e->arrhint = 0;
-    e->keep = -1;
+    lua_rawgeti(d->L, d->kc_tab, e->idx);
+    *slot = (int)h;
+    return q + 1;
   }
+  h2 = (unsigned)(a >> (64 - 2 * KC_BITS)) & (KC_SLOTS - 1);
+  if (d->kc[h2].len == n && same_bytes(d->kc[h2].s, p, n)) {
+    lua_rawgeti(d->L, d->kc_tab, d->kc[h2].idx);
+    *slot = (int)h2;
+    return q + 1;
+  }
+  if (e->s != NULL && d->kc[h2].s == NULL) {
+    h = h2;
+    e = &d->kc[h];
+  }
+  lua_pushlstring(d->L, (const char *)p, n);
+  lua_pushvalue(d->L, -1);
+  if (e->idx == 0) {
+    e->idx = ++d->kc_count;
+  } else if (e->seen) { /* evicted: an open object it is a key of can no longer tell repeats */
+    int i;
+    for (i = 1; i <= d->depth; i++)
+      if (d->frames[i].kind == F_OBJ && d->frames[i].id == e->seen) d->frames[i].dup = 1;
+  }
+  e->seen = 0;
+  lua_rawseti(d->L, d->kc_tab, e->idx);
+  e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
+  e->len = (uint32_t)n;
+  e->parent = -1;
+  e->obj.last = UINT_MAX;
+  e->obj.stable = 0;
+  e->keep = -1;
   *slot = (int)h;
   return q + 1;
 }
@@ -410,6 +758,55 @@ static int isdigit_(unsigned c) { return c - '0' < 10u; }
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+#define ZEROS8 UINT64_C(0x3030303030303030) /* "00000000" */
+
+#if AD_SWAR_CTZ
+static const uint64_t pow10_u64[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* The value of 8 digits (bytes 0..9, the first digit in the lowest byte) in three multiplies:
+ * pairs, then quads, then all eight. */
+static uint64_t digits8_value(uint64_t v) {
+  v = (v * 10 + (v >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+  v = (v * 100 + (v >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+  return (v * 10000 + (v >> 32)) & UINT64_C(0xFFFFFFFF);
+}
+#endif
+
+/*
+ * Reads the digits at p into *m (m * 10 + digit each; wraps past 19 digits, when the caller no
+ * longer uses m) and returns the position after them. 8 bytes at a time where 8 are readable.
+ */
+static cptr read_digits(cptr p, cptr end, uint64_t *mp) {
+  uint64_t m = *mp;
+#if AD_SWAR_CTZ
+  while (end - p >= 8) {
+    uint64_t w, nondigit;
+    unsigned n;
+    memcpy(&w, p, 8);
+    /* per byte: nonzero unless the high nibble is 3 and stays 3 when 6 is added (0x30..0x39);
+     * the lowest flagged byte is exact (an add's carry only moves up, out of a flagged byte) */
+    nondigit = ((w & UINT64_C(0xF0F0F0F0F0F0F0F0)) ^ ZEROS8) |
+               (((w + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) ^ ZEROS8);
+    if (nondigit == 0) {
+      m = m * 100000000 + digits8_value(w - ZEROS8);
+      p += 8;
+      continue;
+    }
+    n = (unsigned)__builtin_ctzll(nondigit) >> 3; /* digits before the first non-digit */
+    if (n) {
+      /* the n digits to the top bytes, zeros below: the value of "0..0d1..dn" */
+      m = m * pow10_u64[n] + digits8_value((w - ZEROS8) << (64 - 8 * n));
+      p += n;
+    }
+    *mp = m;
+    return p;
+  }
+#endif
+  while (p < end && isdigit_(*p)) m = m * 10 + (uint64_t)(*p++ - '0');
+  *mp = m;
+  return p;
+}
 
 /* strtod on a NUL-terminated copy of the token; also handles a non-'.' locale decimal point. */
 static lua_Number slow_number(D *d, cptr s, size_t n) {
@@ -425,12 +822,19 @@ static lua_Number slow_number(D *d, cptr s, size_t n) {
   return (lua_Number)v;
 }
 
-/* Parses and pushes the number token at p. */
+/*
+ * Parses and pushes the number token at p. The significand's digits (leading zeros of a
+ * fraction not counted) are read into m exactly when there are at most 19; e10 is the decimal
+ * exponent that goes with m, exact for any length of token (a long run of zeros moves it by
+ * its length; an exponent beyond 10^17 saturates, far outside every double).
+ */
 static cptr push_number(D *d, cptr p) {
-  cptr s = p, end = d->end;
+  cptr s = p, end = d->end, digits;
   uint64_t m = 0;
-  long e10 = 0; /* long: a huge run of zeros after the point must not overflow it */
-  int nd = 0, neg = 0, isint = 1, truncated = 0;
+  int64_t e10 = 0;
+  size_t nd = 0; /* significant digits read into m */
+  int neg = 0, isint = 1;
+  double v;
   if (*p == '-') {
     neg = 1;
     p++;
@@ -439,47 +843,45 @@ static cptr push_number(D *d, cptr p) {
     p++;
     if (p < end && isdigit_(*p)) return fail(d, s, "invalid number (leading zero)");
   } else if (p < end && isdigit_(*p)) {
-    do {
-      if (nd < 19) {
-        m = m * 10 + (*p - '0');
-        nd++;
-      } else {
-        truncated = 1;
-      }
-      p++;
-    } while (p < end && isdigit_(*p));
+    digits = p;
+    p = read_digits(p, end, &m);
+    nd = (size_t)(p - digits);
   } else {
     return fail(d, s, "invalid number");
   }
   if (p < end && *p == '.') {
+    cptr frac;
     isint = 0;
     p++;
     if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
-    do {
-      if (nd < 19) {
-        m = m * 10 + (*p - '0');
-        if (m) nd++; /* zeros before the first significant digit do not count */
-        e10--;
-      } else {
-        truncated = 1;
-      }
-      p++;
-    } while (p < end && isdigit_(*p));
+    frac = p;
+    if (nd == 0) { /* 0.000ddd: the zeros are not significant */
+      while (end - p >= 8 && memcmp(p, "00000000", 8) == 0) p += 8;
+      while (p < end && *p == '0') p++;
+    }
+    digits = p;
+    p = read_digits(p, end, &m);
+    nd += (size_t)(p - digits);
+    e10 = -(int64_t)(p - frac);
   }
   if (p < end && (*p | 0x20) == 'e') {
     int eneg = 0;
-    long ex = 0;
+    int64_t ex = 0;
     isint = 0;
     p++;
     if (p < end && (*p == '+' || *p == '-')) eneg = (*p++ == '-');
     if (p >= end || !isdigit_(*p)) return fail(d, s, "invalid number");
     do {
-      if (ex < 100000) ex = ex * 10 + (*p - '0');
+      if (ex < INT64_C(100000000000000000)) ex = ex * 10 + (*p - '0');
       p++;
     } while (p < end && isdigit_(*p));
     e10 += eneg ? -ex : ex;
   }
-  if (likely(isint && !truncated)) {
+  if (unlikely(nd > 19)) { /* m is not exact: the exact conversion */
+    lua_pushnumber(d->L, slow_number(d, s, (size_t)(p - s)));
+    return p;
+  }
+  if (isint) {
 #if ACEDATA_HAS_INTEGERS
     if (m <= (uint64_t)LUA_MAXINTEGER && !(neg && m == 0)) {
       lua_pushinteger(d->L, neg ? -(lua_Integer)m : (lua_Integer)m);
@@ -495,13 +897,18 @@ static cptr push_number(D *d, cptr p) {
     return p;
   }
 #if FLT_EVAL_METHOD == 0
-  if (!truncated && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
-    double v = (double)m;
+  /* both operands exact: one correctly rounded IEEE operation (Clinger's fast path) */
+  if (m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+    v = (double)m;
     v = e10 < 0 ? v / pow10_exact[-e10] : v * pow10_exact[e10];
     lua_pushnumber(d->L, (lua_Number)(neg ? -v : v));
     return p;
   }
 #endif
+  if (likely(ad_decimal_to_double(m, e10, neg, &v))) {
+    lua_pushnumber(d->L, (lua_Number)v);
+    return p;
+  }
   lua_pushnumber(d->L, slow_number(d, s, (size_t)(p - s)));
   return p;
 }
@@ -509,18 +916,55 @@ static cptr push_number(D *d, cptr p) {
 /* ------------------------------------------------------------------------------------------- */
 /* Structure */
 
+/* Skips whitespace from p (*p <= ' '). Pretty-printed JSON is a newline and a run of indentation
+ * spaces, so runs of spaces are skipped 8 bytes at a time. */
 static cptr skip_ws(cptr p, cptr end) {
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+#if AD_SSE2
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i ws =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+    unsigned other;
+    ws = _mm_or_si128(ws, _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+    ws = _mm_or_si128(ws, _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')));
+    other = ~(unsigned)_mm_movemask_epi8(ws) & 0xFFFFu;
+    if (other) return p + __builtin_ctz(other);
+    p += 16;
+  }
+#endif
+  while (p < end) {
+    unsigned c = *p;
+    if (c == ' ') {
+#if AD_SWAR_CTZ
+      if (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w ^= ONES * ' ';
+        /* the first byte is a space, so w != 0 skips 1..7 bytes */
+        p += w ? (unsigned)__builtin_ctzll(w) >> 3 : 8;
+        continue;
+      }
+#endif
+      p++;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      p++;
+    } else {
+      break;
+    }
+  }
   return p;
 }
 
-/* Compact JSON has no whitespace: test one byte before calling out. */
-#define SKIP_WS()                                  \
-  do {                                             \
-    if (p < end && *p <= ' ') p = skip_ws(p, end); \
+/* Compact JSON has no whitespace: test one byte before calling out; ": " is one space. */
+#define SKIP_WS()                                 \
+  do {                                            \
+    if (p < end && *p <= ' ') {                   \
+      if (*p == ' ' && end - p > 1 && p[1] > ' ') \
+        p++;                                      \
+      else                                        \
+        p = skip_ws(p, end);                      \
+    }                                             \
   } while (0)
-
-static int clamp_hint(unsigned h) { return (int)(h < HINT_MAX ? h : HINT_MAX); }
 
 /* Checks the number token at p as push_number does (same errors), without converting it. */
 static cptr skip_number(D *d, cptr p) {
@@ -660,18 +1104,66 @@ static int keep_key(D *d, int slot) {
   return keep;
 }
 
+/*
+ * The table of the array whose f->n elements are buffered on the stack from f->base: created
+ * `size` long, the elements moved in, in their place on the stack.
+ */
+static void array_table(lua_State *L, Frame *f, unsigned size) {
+  unsigned i;
+  lua_createtable(L, (int)size, 0);
+  lua_insert(L, f->base);
+  for (i = f->n; i >= 1; i--) {
+#if LUA_VERSION_NUM >= 503
+    lua_rawseti(L, f->base, (lua_Integer)i);
+#else
+    lua_rawseti(L, f->base, (int)i);
+#endif
+  }
+  f->base = 0;
+}
+
+/* The same for an object's f->n pairs (key, value, key, value, ...). */
+static void object_table(lua_State *L, Frame *f) {
+  unsigned i;
+  lua_createtable(L, 0, (int)f->n);
+  lua_insert(L, f->base);
+  if (!f->dup) {
+    for (i = 0; i < f->n; i++) lua_rawset(L, f->base); /* from the last pair: no key repeats */
+  } else {
+    for (i = 0; i < f->n; i++) { /* in order, so that a repeated key keeps its last value */
+      lua_pushvalue(L, f->base + 1 + 2 * (int)i);
+      lua_pushvalue(L, f->base + 2 + 2 * (int)i);
+      lua_rawset(L, f->base);
+    }
+    lua_settop(L, f->base);
+  }
+  f->base = 0;
+}
+
+/* Moves the frames of a document nesting deeper than FRAMES_SMALL into a userdata. */
+static Frame *frames_grow(D *d, const Frame *small) {
+  Frame *big = (Frame *)lua_newuserdata(d->L, sizeof(Frame) * (MAX_DEPTH + 1));
+  memcpy(big, small, sizeof(Frame) * FRAMES_SMALL);
+  lua_replace(d->L, d->frames_slot);
+  d->frames = big;
+  return big;
+}
+
 /* The main loop; on success exactly one value has been pushed and 1 is returned. */
 static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   lua_State *L = d->L;
   cptr p = d->start, end = d->end;
-  Frame frames[MAX_DEPTH + 1];
-  Frame *f = frames;
+  Frame small[FRAMES_SMALL];
+  Frame *frames = small, *f = frames;
   int depth = 0, keyslot = -1;
   int null_index = opts ? opts->null_index : 0;
 
   f->kind = F_TOP;
-  f->hintp = NULL;
+  f->keyslot = -1;
   f->filter = 0;
+  f->base = 0;
+  d->frames = frames;
+  d->depth = 0;
 
 value:
   SKIP_WS();
@@ -683,34 +1175,60 @@ value:
       break;
     case '{':
     case '[': {
-      unsigned *hintp;
-      int isobj = *p == '{';
+      int isobj = *p == '{', base;
+      Hint *hint = NULL;
       if (unlikely(depth == MAX_DEPTH)) {
         fail(d, p, "nesting deeper than 1000");
         return 0;
       }
-      /* table + key + value + scratch userdata */
-      if (unlikely(!lua_checkstack(L, 4))) {
-        fail(d, p, "nesting too deep for the Lua stack");
-        return 0;
+      if (unlikely(depth + 1 == FRAMES_SMALL) && frames == small) {
+        if (unlikely(!lua_checkstack(L, 1))) {
+          fail(d, p, "nesting too deep for the Lua stack");
+          return 0;
+        }
+        frames = frames_grow(d, small);
+        f = frames + depth;
       }
-      if (f->kind == F_ARR)
-        hintp = isobj ? &f->child_obj : &f->child_arr;
-      else if (f->kind == F_OBJ && keyslot >= 0)
-        hintp = isobj ? &d->kc[keyslot].objhint : &d->kc[keyslot].arrhint;
-      else
-        hintp = NULL;
-      if (isobj)
-        lua_createtable(L, 0, hintp ? clamp_hint(*hintp) : 0);
-      else
-        lua_createtable(L, hintp ? clamp_hint(*hintp) : 0, 0);
+      if (isobj) {
+        if (f->kind == F_ARR)
+          hint = &f->child;
+        else if (f->kind == F_OBJ && keyslot >= 0) {
+          KeyEnt *e = &d->kc[keyslot];
+          if (e->parent != f->keyslot) { /* another kind of parent: start over */
+            e->parent = f->keyslot;
+            e->obj.last = UINT_MAX;
+            e->obj.stable = 0;
+          }
+          hint = &e->obj;
+        }
+      }
+      if (hint && hint->stable && lua_checkstack(L, 4)) {
+        lua_createtable(L, 0, (int)hint->last); /* table + key + value + scratch userdata */
+        base = 0;
+      } else if (likely(lua_gettop(L) - d->stack_top <= STACK_BUDGET &&
+                        lua_checkstack(L, 2 * STEP + 4))) {
+        base = lua_gettop(L) + 1; /* the values wait on the stack */
+      } else {
+        /* table + key + value + scratch userdata */
+        if (unlikely(!lua_checkstack(L, 4))) {
+          fail(d, p, "nesting too deep for the Lua stack");
+          return 0;
+        }
+        lua_createtable(L, 0, 0);
+        base = 0;
+      }
       f = &frames[++depth];
-      f->hintp = hintp;
+      d->depth = depth;
+      f->base = base;
+      f->hint = hint;
       f->n = 0;
       p++;
       SKIP_WS();
       if (isobj) {
         f->kind = F_OBJ;
+        f->id = ++d->obj_id;
+        f->keyslot = frames[depth - 1].kind == F_OBJ ? keyslot : -1;
+        f->dup = 0;
         f->filter =
             d->fields_index && depth == 3 && frames[2].kind == F_ARR && frames[1].kind == F_OBJ;
         if (p < end && *p == '}') {
@@ -721,7 +1239,8 @@ value:
       }
       f->kind = F_ARR;
       f->filter = 0;
-      f->child_obj = f->child_arr = 0;
+      f->child.last = UINT_MAX;
+      f->child.stable = 0;
       if (p < end && *p == ']') {
         p++;
         goto close_arr;
@@ -755,8 +1274,15 @@ value:
 
 after_value:
   if (f->kind == F_OBJ) {
-    lua_rawset(L, -3);
     f->n++;
+    if (f->base) {
+      if (unlikely(f->n % STEP == 0) &&
+          (f->n >= OBJ_BUF_MAX || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
+           !lua_checkstack(L, 2 * STEP + 4)))
+        object_table(L, f); /* further pairs grow it as Lua does */
+    } else {
+      lua_rawset(L, -3);
+    }
   obj_next:
     SKIP_WS();
     if (likely(p < end && *p == ',')) {
@@ -774,11 +1300,20 @@ after_value:
   }
   if (f->kind == F_ARR) {
     f->n++;
+    if (f->base) {
+      /* buffered: room for the next step, or the table now (further elements grow it as Lua
+       * does, doubling) */
+      if (unlikely(f->n % STEP == 0) &&
+          (f->n >= ARR_BUF_MAX || lua_gettop(L) - d->stack_top > STACK_BUDGET ||
+           !lua_checkstack(L, 2 * STEP + 4)))
+        array_table(L, f, f->n);
+    } else {
 #if LUA_VERSION_NUM >= 503
-    lua_rawseti(L, -2, (lua_Integer)f->n);
+      lua_rawseti(L, -2, (lua_Integer)f->n);
 #else
-    lua_rawseti(L, -2, (int)f->n);
+      lua_rawseti(L, -2, (int)f->n);
 #endif
+    }
     SKIP_WS();
     if (likely(p < end && *p == ',')) {
       p++;
@@ -808,6 +1343,15 @@ key:
   }
   p = push_key(d, p + 1, &keyslot);
   if (unlikely(p == NULL)) return 0;
+  if (f->base) { /* a repeated key decides how the pairs are set */
+    if (keyslot < 0) {
+      f->dup = 1; /* escaped keys are not cached: assume the worst */
+    } else {
+      KeyEnt *e = &d->kc[keyslot];
+      if (e->seen == f->id) f->dup = 1;
+      e->seen = f->id;
+    }
+  }
   SKIP_WS();
   if (unlikely(p >= end)) goto eof;
   if (unlikely(*p != ':')) {
@@ -824,17 +1368,23 @@ key:
   goto value;
 
 close_obj:
-  if (f->hintp) *f->hintp = (unsigned)(f->n < HINT_MAX ? f->n : HINT_MAX);
+  if (f->base) object_table(L, f);
+  if (f->hint) {
+    f->hint->stable = f->hint->last == f->n;
+    f->hint->last = f->n;
+  }
   f = &frames[--depth];
+  d->depth = depth;
   goto after_value;
 
 close_arr:
-  if (f->hintp) *f->hintp = (unsigned)(f->n < HINT_MAX ? f->n : HINT_MAX);
+  if (f->base) array_table(L, f, f->n);
   if (mt_slot) {
     lua_pushvalue(L, mt_slot);
     lua_setmetatable(L, -2);
   }
   f = &frames[--depth];
+  d->depth = depth;
   goto after_value;
 
 bad_value:
@@ -850,7 +1400,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   int base = lua_gettop(L), mt_slot = 0, i;
   char msg[96];
 
-  luaL_checkstack(L, KC_SLOTS + 8, "acedata.decode");
+  luaL_checkstack(L, 8, "acedata.decode");
   if (s == NULL) s = ""; /* (NULL, 0) is an empty buffer */
   d.L = L;
   d.start = (cptr)s;
@@ -861,7 +1411,13 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.scratch_cap = 0;
   d.scratch_slot = base + 1;
   d.fields_index = opts ? opts->fields_index : 0;
+  d.stack_top = 0;
   lua_pushnil(L); /* scratch slot, later the result slot */
+  lua_pushnil(L); /* frames slot */
+  d.frames_slot = base + 2;
+  d.frames = NULL; /* set by parse() */
+  d.depth = 0;
+  d.obj_id = 0;
   if (opts && opts->array_mt) {
     luaL_getmetatable(L, AD_ARRAY_MT);
     if (lua_isnil(L, -1)) {
@@ -870,14 +1426,26 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
     }
     mt_slot = lua_gettop(L);
   }
-  d.kc_base = lua_gettop(L) + 1;
-  lua_settop(L, d.kc_base + KC_SLOTS - 1); /* the key cache slots, nil */
+  lua_createtable(L, 32, 0); /* the key table: grows with the distinct keys (at most KC_SLOTS) */
+  d.kc_tab = lua_gettop(L);
+  d.kc_count = 0;
+#if VC_SLOTS
+  for (i = 0; i < VC_SLOTS; i++) {
+    d.vc[i].s = NULL;
+    d.vc[i].len = UINT32_MAX;
+    d.vc[i].idx = 0;
+    d.vc[i].ghost = 0;
+  }
+#endif
   for (i = 0; i < KC_SLOTS; i++) {
     d.kc[i].s = NULL;
-    d.kc[i].len = (size_t)-1;
+    d.kc[i].len = UINT32_MAX;
+    d.kc[i].idx = 0;
     d.kc[i].keep = -1;
+    d.kc[i].seen = 0;
   }
 
+  d.stack_top = lua_gettop(L);
   if (parse(&d, opts, mt_slot)) {
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);

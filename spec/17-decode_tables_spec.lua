@@ -1,0 +1,116 @@
+-- How the decoder builds tables: values wait on the Lua stack and each table is made at its
+-- final size when its container closes (early, and then grown, for long ones); the pairs of an
+-- object are set from the last unless a key may repeat. These cases sit on the edges of that:
+-- repeated keys the key cache has forgotten, long containers, deep nesting.
+local core = require "acedata.core"
+local decode = core.decode
+
+local concat, format = table.concat, string.format
+
+local function keys(n, prefix)
+  local t = {}
+  for i = 1, n do t[i] = format('"%s%d":%d', prefix or "k", i, i) end
+  return concat(t, ",")
+end
+
+describe("acedata.decode tables", function()
+  it("keeps the last of repeated keys, whichever way the pairs are set", function()
+    assert.same({ a = 3, b = 2 }, decode('{"a":1,"b":2,"a":3}'))
+    assert.same({ a = 2 }, decode('{"a":1,"a":2}'))
+    assert.same({ a = 2 }, decode('{"\\u0061":1,"a":2}'))
+    assert.same({ a = 2 }, decode('{"a":1,"\\u0061":2}'))
+    assert.same({ x = { a = 2 } }, decode('{"x":{"a":1,"a":2}}'))
+  end)
+
+  it("keeps the last of a repeated key the key cache forgot in between", function()
+    -- 600 other keys evict "a" from its slots before it comes again
+    local v = decode('{"a":1,' .. keys(600) .. ',"a":2}')
+    assert.equal(2, v.a)
+    assert.equal(600, v.k600)
+    -- the same, the other keys in a nested object
+    v = decode('{"a":1,"x":{' .. keys(600) .. '},"a":2}')
+    assert.equal(2, v.a)
+    assert.equal(600, v.x.k600)
+    -- and in the records of an array between them
+    local recs = {}
+    for i = 1, 40 do recs[i] = "{" .. keys(20, "r" .. i .. "_") .. "}" end
+    v = decode('{"a":1,"items":[' .. concat(recs, ",") .. '],"a":2}')
+    assert.equal(2, v.a)
+    assert.equal(20, v.items[40].r40_20)
+  end)
+
+  it("keeps the last of repeated keys in objects long enough to get their table early", function()
+    for _, n in ipairs { 31, 32, 33, 63, 64, 65, 200 } do
+      local v = decode('{"a":1,' .. keys(n) .. ',"a":2,"z":0}')
+      assert.equal(2, v.a, n)
+      assert.equal(n, v["k" .. n])
+      local count = 0
+      for _ in pairs(v) do count = count + 1 end
+      assert.equal(n + 2, count)
+    end
+  end)
+
+  it("decodes arrays of every length around the buffering steps", function()
+    for _, n in ipairs { 0, 1, 31, 32, 33, 127, 128, 129, 1000, 5000 } do
+      local t = {}
+      for i = 1, n do t[i] = tostring(i) end
+      local v = decode("[" .. concat(t, ",") .. "]")
+      assert.equal(n, #v)
+      for i = 1, n do
+        if v[i] ~= i then error(format("element %d of %d is %s", i, n, tostring(v[i]))) end
+      end
+    end
+  end)
+
+  it("decodes many long siblings nested in each other (the stack budget is shared)", function()
+    local inner = {}
+    for i = 1, 100 do inner[i] = tostring(i) end
+    inner = "[" .. concat(inner, ",") .. "]"
+    local mid = {}
+    for i = 1, 100 do mid[i] = inner end
+    local doc = "[" .. concat({ "[" .. concat(mid, ",") .. "]", "[" .. concat(mid, ",") .. "]" },
+      ",") .. "]"
+    local v = decode(doc)
+    assert.equal(2, #v)
+    assert.equal(100, #v[2])
+    assert.equal(100, v[2][100][100])
+    -- objects in arrays in objects, all longer than a step
+    local objs = {}
+    for i = 1, 50 do objs[i] = "{" .. keys(40) .. "}" end
+    v = decode('{"x":[' .. concat(objs, ",") .. '],' .. keys(70, "y") .. "}")
+    assert.equal(50, #v.x)
+    assert.equal(40, v.x[50].k40)
+    assert.equal(70, v.y70)
+  end)
+
+  it("decodes nesting on both sides of the frames kept on the C stack, up to the limit", function()
+    for _, n in ipairs { 30, 31, 32, 33, 100, 1000 } do
+      local v = decode(string.rep("[", n) .. "7" .. string.rep("]", n))
+      for _ = 1, n do v = v[1] end
+      assert.equal(7, v)
+      local o = decode(string.rep('{"a":', n) .. "7" .. string.rep("}", n))
+      for _ = 1, n do o = o.a end
+      assert.equal(7, o)
+    end
+    local v, err = decode(string.rep("[", 1001) .. string.rep("]", 1001))
+    assert.is_nil(v)
+    assert.equal("nesting deeper than 1000 at byte 1000", err)
+  end)
+
+  it("gives arrays with array_mt their metatable at every length", function()
+    for _, n in ipairs { 0, 1, 129 } do
+      local t = {}
+      for i = 1, n do t[i] = "1" end
+      local v = decode("[[" .. concat(t, ",") .. "]]", { array_mt = true })
+      assert.equal(core.array_mt, getmetatable(v))
+      assert.equal(core.array_mt, getmetatable(v[1]))
+      assert.equal(n, #v[1])
+    end
+  end)
+
+  it("reports errors inside buffered containers at the same offsets", function()
+    assert.same({ nil, "expected ',' or ']' at byte 7" }, { decode("[1,2,3 4]") })
+    assert.same({ nil, "expected ',' or '}' at byte 13" }, { decode('{"a":1,"b":2 "c":3}') })
+    assert.same({ nil, "unexpected end of input at byte 6" }, { decode('[{"a":') })
+  end)
+end)

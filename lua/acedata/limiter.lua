@@ -41,7 +41,7 @@
 -- The caller's `limit()` and `next_send()` checks are all it takes: the limiter never sleeps,
 -- and counts the attempts in flight itself (on_send, on_result). A retry is an attempt like
 -- another. Deterministic: the same calls give the same answers. Time is in seconds, any
--- monotonic origin.: the same calls give the same answers. Time is in seconds, any monotonic origin.
+-- monotonic origin.
 -- @module acedata.limiter
 
 local limiter = {}

@@ -268,6 +268,12 @@ describe("acedata.limiter", function()
       assert.is_true(r.pages / r.seconds >= 300, ("%.0f pages/s"):format(r.pages / r.seconds))
     end)
 
+    it("reaches max when every answer is up to 30% slower than the fastest (noise, no queue)", function()
+      local r = simulate { pages = 1000, latency = 0.02, jitter = 0.006, max = 16, seed = 11 }
+      assert.are.equal(16, r.max_inflight)
+      assert.are.equal(16, r.limits[#r.limits])
+    end)
+
     it("keeps max_concurrency as its bound, whatever it is", function()
       for _, mx in ipairs { 1, 3, 5 } do
         local r = simulate { pages = 300, latency = 0.02, max = mx }

@@ -99,6 +99,37 @@ local function check_filters(params)
   query.encode(LIST_SCHEMA, probe)
 end
 
+--- One page of `GET /api/v1/usage/proxies/`: `client.usage.proxies{…}`.
+-- @function proxies
+-- @tparam[opt] table params the filters (`application_id`, `proxy_id` — a string or a list,
+--   sent as repeated keys —, `user_id` — an id, `"me"` (the default: the token's owner) or `false`
+--   (none: tokens that may list every user's records) —, `created_at_from`, `created_at_to` — ISO
+--   8601 strings or epoch seconds —, `ordering`), `limit`, `offset`, `fields` (records keep only
+--   these keys, and `id`)
+-- @treturn table `{count = n, results = {…}, limit = l, offset = o}`, or nil and an error
+
+--- Lazily iterates over every matching record, page after page: `for rec in
+-- client.usage.proxies.each{…} do … end`. Exact whatever page sizes the server chooses; the
+-- rules when the listing changes meanwhile are in docs/paging.md.
+-- @function proxies.each
+-- @tparam[opt] table params the filters of `proxies` (not `limit`/`offset`), and `page_size`
+--   (default 100), `offset`, `max_items`, `prefetch = n` (pages on their way while one is read),
+--   `concurrency = n` (requests in flight) or `"auto"` (as many as the server serves best, at
+--   most `max_concurrency`, default 16), `deadline` (seconds for the whole iteration), `fields`
+-- @treturn function the iterator; it raises the error object (acedata.errors) on failure
+-- @return nil, nil, and a to-be-closed value: closing it (or leaving a `for` early on 5.4)
+--   cancels the requests in flight
+
+--- Every matching record in one array.
+-- @function proxies.all
+-- @tparam[opt] table params as for `proxies.each`
+-- @treturn table the records, or nil and an error
+
+--- One record by id: `GET /api/v1/usage/proxies/{id}`.
+-- @function proxies.get
+-- @tparam string id
+-- @treturn table the record, or nil and an error
+
 --- Builds the functions for one client.
 -- @param client an acedata client
 -- @treturn table callable `proxies{…}` with `.each`, `.all`, `.get`
@@ -192,17 +223,17 @@ function usage.proxies_api(client)
   local function token() return client.cfg.token end
   local api = {}
 
-  --- Lazily iterates over every matching record. Raises the error object on failure.
+  -- each{}: see the doc of proxies.each above.
   api.each = misuse.guard(function(params)
     return paging.each(iteration(params))
   end, token)
 
-  --- Every matching record in one array, or nil and an error.
+  -- all{}
   api.all = misuse.guard(function(params)
     return paging.all(iteration(params))
   end, token)
 
-  --- One record by id: `GET /api/v1/usage/proxies/{id}`.
+  -- get(id)
   api.get = misuse.guard(function(id)
     if type(id) ~= "string" or id == "" then fail("id must be a non-empty string") end
     query.check_text(id, "id")
@@ -211,7 +242,7 @@ function usage.proxies_api(client)
     return rec, err
   end, token)
 
-  --- One page: `proxies{limit =, offset =, …filters}`.
+  -- proxies{…}: one page.
   return setmetatable(api, {
     __call = misuse.guard(function(_, params) return one_page(params) end, token),
   })

@@ -12,9 +12,11 @@
 -- Three mechanisms, each answering one kind of signal:
 --
 -- 1. **Concurrency from latency** (as TCP Vegas and Netflix's concurrency-limits, Envoy's
---    adaptive concurrency filter do). The no-load latency is the lowest latency seen, measured
---    again now and then at a quarter of the limit (a short probe, so a server that got slower
---    for every request, e.g. large offsets, is not mistaken for a queue). Results are taken in
+--    adaptive concurrency filter do). The no-load latency is the lowest median of a round (of
+--    three answers or more), but at most 1.2 x the fastest answer seen: on a busy machine the
+--    typical unloaded answer is slower than the fastest one, and a queue must not set the
+--    baseline. It is measured again now and then at a quarter of the limit (a short probe, so a
+--    server that got slower for every request, e.g. large offsets, is not mistaken for a queue). Results are taken in
 --    rounds of `limit` answers to attempts sent after the last change; a round's median
 --    latency over the no-load one is the gradient (a median, as Envoy's filter takes a
 --    percentile: one slow answer on a busy machine is not a queue). Starting from 1 the limit
@@ -41,7 +43,7 @@
 -- The caller's `limit()` and `next_send()` checks are all it takes: the limiter never sleeps,
 -- and counts the attempts in flight itself (on_send, on_result). A retry is an attempt like
 -- another. Deterministic: the same calls give the same answers. Time is in seconds, any
--- monotonic origin.: the same calls give the same answers. Time is in seconds, any monotonic origin.
+-- monotonic origin.
 -- @module acedata.limiter
 
 local limiter = {}
@@ -59,6 +61,7 @@ local SENDS_KEPT = 4096     -- send times kept (to count an episode's sends)
 local EPISODES_KEPT = 8
 local EPSILON = 1e-6        -- seconds: a send at the instant a round starts belongs to it
 local MIN_LATENCY = 1e-4    -- latencies below this (a coarse clock) count as this
+local NOISE = 1.2           -- the no-load latency is at most this times the fastest answer
 local MIN_PACE = 1          -- requests per second: the slowest pace learned from 429s
 local CAP_LIFT = 60         -- seconds without a 429 after which the pace may pass what was learned
 
@@ -91,7 +94,9 @@ function limiter.new(opts)
     cwnd = min(initial, mx),  -- the limit, fractional inside
     slow_start = true,
     inflight = 0,
-    noload = nil,              -- lowest latency of a normal answer
+    noload = nil,              -- the no-load latency: min(best_median, NOISE x min_sample)
+    min_sample = nil,          -- the lowest latency of a normal answer
+    best_median = nil,         -- the lowest median of a round of 3 answers or more
     -- the current round
     round_start = -huge, round_n = 0, round = {}, round_used = 0,
     last_cut = -huge,          -- attempts sent before this are not counted for a new decrease
@@ -182,7 +187,7 @@ end
 
 local function start_probe(self, now)
   local lim = max(1, floor(self.cwnd / 4))
-  self.probing = { limit = lim, want = max(2, lim), n = 0, best = huge,
+  self.probing = { limit = lim, want = max(3, lim), n = 0, samples = {},
     ready = self.inflight <= lim and now or nil }
 end
 
@@ -196,6 +201,10 @@ local function end_round(self, now)
   -- the median; of two or three answers the lower one (slow start's first rounds are small)
   local typical = r[floor((n + 1) / 2)]
   if n >= 4 and n % 2 == 0 then typical = (r[n / 2] + r[n / 2 + 1]) / 2 end
+  if n >= 3 and (not self.best_median or typical < self.best_median) then
+    self.best_median = typical
+    self.noload = min(typical, NOISE * self.min_sample)
+  end
   local gradient = typical / self.noload
   local used = self.round_used >= floor(self.cwnd)
   if gradient > SHRINK_ABOVE and floor(self.cwnd) >= 2 and now - self.probed_at > RECHECK_AFTER then
@@ -217,16 +226,19 @@ local function end_round(self, now)
   new_round(self, now)
 end
 
--- The no-load probe: a short stretch at a quarter of the limit; its fastest answer is the new
--- no-load latency.
+-- The no-load probe: a short stretch at a quarter of the limit; its answers give the no-load
+-- latency anew (their fastest and their median).
 local function probe_step(self, now, sent_at, latency)
   local p = self.probing
   if p then
     if p.ready and sent_at >= p.ready - EPSILON then
       p.n = p.n + 1
-      if latency < p.best then p.best = latency end
+      p.samples[p.n] = latency
       if p.n >= p.want then
-        self.noload = p.best
+        local x = p.samples
+        table.sort(x)
+        self.min_sample, self.best_median = x[1], x[floor((p.n + 1) / 2)]
+        self.noload = min(self.best_median, NOISE * self.min_sample)
         self.probing = nil
         self.probed_at = now
         self.probe_due = now + PROBE_EVERY
@@ -359,7 +371,10 @@ function Limiter:on_result(now, r)
     self.pace_binding = false
   end
   if latency < MIN_LATENCY then latency = MIN_LATENCY end
-  if not self.noload or latency < self.noload then self.noload = latency end
+  if not self.min_sample or latency < self.min_sample then
+    self.min_sample = latency
+    self.noload = self.best_median and min(self.best_median, NOISE * latency) or latency
+  end
   if probe_step(self, now, sent_at, latency) then return end
   if sent_at < self.round_start - EPSILON then return end
   self.round_n = self.round_n + 1

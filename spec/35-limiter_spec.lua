@@ -268,6 +268,13 @@ describe("acedata.limiter", function()
       assert.is_true(r.pages / r.seconds >= 300, ("%.0f pages/s"):format(r.pages / r.seconds))
     end)
 
+    it("reaches max when every answer is up to 50% slower than the fastest (noise, no queue)", function()
+      local r = simulate { pages = 1000, latency = 0.02, jitter = 0.01, max = 16, seed = 11 }
+      local at_max = 0
+      for _, n in ipairs(r.limits) do if n == 16 then at_max = at_max + 1 end end
+      assert.is_true(at_max >= 0.9 * #r.limits, ("at max for %d of %d answers"):format(at_max, #r.limits))
+    end)
+
     it("keeps max_concurrency as its bound, whatever it is", function()
       for _, mx in ipairs { 1, 3, 5 } do
         local r = simulate { pages = 300, latency = 0.02, max = mx }

@@ -55,21 +55,24 @@ function request.get(client, url, deadline, decode_opts, limiter)
   local shared = client.shared
   local last_err
   while true do
-    -- Another request of this client was told to slow down: so is this one.
-    local pause = shared and shared.pause_until - t:now()
-    if pause and pause > 0 then
-      if deadline and t:now() + pause >= deadline then return nil, past_deadline(ctx, last_err) end
-      t:sleep(pause)
+    -- Wait while another request of this client was told to slow down (a 429's Retry-After), and,
+    -- with concurrency = "auto", while the limiter's pace holds attempts back. Checked again after
+    -- every sleep: tasks that slept until the same moment go one by one, and a pause that began
+    -- meanwhile is kept. The pace is a guess about the server and the deadline a promise to the
+    -- caller: a hold that would pass the deadline is not kept (the attempt goes now).
+    while true do
+      local now = t:now()
+      local pause = shared and shared.pause_until - now
+      if pause and pause > 0 then
+        if deadline and now + pause >= deadline then return nil, past_deadline(ctx, last_err) end
+        t:sleep(pause)
+      else
+        local hold = limiter and limiter:next_send(now) - now
+        if not hold or hold <= 0 or (deadline and now + hold >= deadline) then break end
+        t:sleep(hold)
+      end
     end
-    -- concurrency = "auto": the pace the limiter has learned holds this attempt back.
-    -- The pace is a guess about the server and the deadline a promise to the caller: a hold that
-    -- would pass the deadline is cut to what is left of it, never made a failure of its own.
-    if limiter then
-      local hold = limiter:next_send(t:now()) - t:now()
-      if deadline then hold = math.min(hold, (deadline - t:now()) * 0.5) end
-      if hold > 0 then t:sleep(hold) end
-      limiter:on_send(t:now())
-    end
+    if limiter then limiter:on_send(t:now()) end
     local timeout
     if deadline then
       local left = deadline - t:now()

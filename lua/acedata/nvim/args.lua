@@ -6,7 +6,7 @@
 --                                    (from) or the end (to, 23:59:59.999999Z) of that UTC day
 --    created_at_from=… created_at_to=…   the same, sent as given
 --    user_id=me|ID|all               "all" sends no user_id (tokens that may list everyone's)
---    ordering=-created_at  max_items=N  page_size=N  concurrency=N
+--    ordering=-created_at  max_items=N  page_size=N  concurrency=N|auto
 -- @module acedata.nvim.args
 
 local args = {}
@@ -51,6 +51,8 @@ function args.parse(input)
       else
         out[key] = alias and day_bound(value, key) or value
       end
+    elseif key == "concurrency" and value == "auto" then
+      out.concurrency = "auto"
     elseif INTEGERS[key] then
       local n = tonumber(value)
       if not n or n ~= math.floor(n) or n < 0 or (key ~= "max_items" and n < 1) then

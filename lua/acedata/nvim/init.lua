@@ -5,7 +5,7 @@
 --      token = "platform-v1-…",   -- default: $ACEDATACLOUD_PLATFORM_TOKEN
 --      -- any other option of acedata.new (base_url, timeout, max_retries, …), plus:
 --      max_items = 10000,          -- records per report at most (false: no limit)
---      page_size = 100, concurrency = 4,
+--      page_size = 100, concurrency = "auto",
 --      open = "split",             -- "split", "vsplit", "tab" or "current"
 --      cpath = nil,                -- e.g. "/path/to/acedata/build/luajit/?.so"
 --    }
@@ -43,7 +43,8 @@ local M = {}
 local PLUGIN_OPTIONS = { max_items = true, page_size = true, concurrency = true, open = true, cpath = true }
 local OPEN = { split = "split", vsplit = "vsplit", tab = "tab split", current = false }
 
-local config = { max_items = 10000, page_size = 100, concurrency = 4, open = "split" }
+-- concurrency "auto": as many requests in flight as the server serves best (acedata.limiter).
+local config = { max_items = 10000, page_size = 100, concurrency = "auto", open = "split" }
 local client_opts = {}
 local client            -- made on first use
 local reports = 0       -- for unique buffer names
@@ -217,7 +218,7 @@ function M.setup(opts)
   if opts and opts.open ~= nil and OPEN[opts.open] == nil then
     error("acedata: open must be \"split\", \"vsplit\", \"tab\" or \"current\"", 2)
   end
-  config = { max_items = 10000, page_size = 100, concurrency = 4, open = "split" }
+  config = { max_items = 10000, page_size = 100, concurrency = "auto", open = "split" }
   client_opts = {}
   for k, v in pairs(opts or {}) do
     if PLUGIN_OPTIONS[k] then config[k] = v else client_opts[k] = v end

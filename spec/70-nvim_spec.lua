@@ -65,8 +65,8 @@ describe("acedata.nvim.report", function()
 
   it("copes with records missing fields", function()
     local lines = report.lines({ { id = "x" } })
-    assert.truthy(index_of(lines, totals_line("?", { count = 1, used = 0, deducted = 0 })))
-    assert.truthy(index_of(lines, "  ?  ?  ?  0.0000  x"))
+    assert.truthy(index_of(lines, totals_line("-", { count = 1, used = 0, deducted = 0 })))
+    assert.truthy(index_of(lines, "  -  -  -  0.0000  x"))
   end)
 end)
 

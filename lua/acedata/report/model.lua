@@ -169,7 +169,8 @@ function model.new(opts)
   return setmetatable({
     period = period,
     total = bucket("total"),
-    by = { service = {}, application = {}, proxy = {}, period = {} },
+    cells = {},   -- [period][service][application][proxy] = { count, used, deducted }
+    by = nil,     -- the groups summed from the cells (see groups), until the next add
     -- created_at prefix -> period key: the prefix (up to the hour, "Z" times) decides the period,
     -- so a data set of a million records parses a few thousand distinct hours.
     cache = {},
@@ -194,16 +195,6 @@ local function period_key(self, at)
   return model.period_of(at, self.period) or model.UNKNOWN
 end
 
-local function add_to(tbl, key, used, deducted)
-  local b = tbl[key]
-  if not b then
-    b = { key = key, count = 0, used = 0, deducted = 0 }
-    tbl[key] = b
-  end
-  b.count, b.used, b.deducted = b.count + 1, b.used + used, b.deducted + deducted
-  return b
-end
-
 local function text_key(v)
   if type(v) == "string" and v ~= "" then return v end
   if type(v) == "number" then return tostring(v) end
@@ -218,23 +209,80 @@ function Report:add(rec)
   if type(deducted) ~= "number" or deducted ~= deducted then deducted = 0 end
   local t = self.total
   t.count, t.used, t.deducted = t.count + 1, t.used + used, t.deducted + deducted
-  local by = self.by
-  local service = model.service_of(rec) or model.UNKNOWN
   local at = rec.created_at
-  local p = add_to(by.period, period_key(self, at), used, deducted)
-  local ps = p.by_service
-  if not ps then
-    ps = {}
-    p.by_service = ps
+  local app, proxy = rec.application_id, rec.proxy_id
+  if type(app) ~= "string" or app == "" then app = text_key(app) end
+  if type(proxy) ~= "string" or proxy == "" then proxy = text_key(proxy) end
+  -- One cell per (period, service, application, proxy): four lookups and one sum per record;
+  -- the totals per period, service, … are summed from the cells when asked for.
+  local cells = self.cells
+  local k = period_key(self, at)
+  local a = cells[k]
+  if not a then
+    a = {}
+    cells[k] = a
   end
-  add_to(ps, service, used, deducted)
-  add_to(by.service, service, used, deducted)
-  add_to(by.application, text_key(rec.application_id), used, deducted)
-  add_to(by.proxy, text_key(rec.proxy_id), used, deducted)
+  k = model.service_of(rec) or model.UNKNOWN
+  local b = a[k]
+  if not b then
+    b = {}
+    a[k] = b
+  end
+  local c = b[app]
+  if not c then
+    c = {}
+    b[app] = c
+  end
+  local d = c[proxy]
+  if d then
+    d[1], d[2], d[3] = d[1] + 1, d[2] + used, d[3] + deducted
+  else
+    c[proxy] = { 1, used, deducted }
+  end
+  self.by = nil
   if type(at) == "string" then
-    if not self.first or at < self.first then self.first = at end
-    if not self.last or at > self.last then self.last = at end
+    local first, last = self.first, self.last
+    if not first or at < first then self.first = at end
+    if not last or at > last then self.last = at end
   end
+end
+
+local function add_cell(tbl, key, cell)
+  local b = tbl[key]
+  if not b then
+    b = { key = key, count = 0, used = 0, deducted = 0 }
+    tbl[key] = b
+  end
+  b.count, b.used, b.deducted = b.count + cell[1], b.used + cell[2], b.deducted + cell[3]
+  return b
+end
+
+-- The buckets per period (each with by_service), service, application and proxy, summed from the
+-- cells (once after the last add).
+local function groups(self)
+  local by = self.by
+  if by then return by end
+  by = { period = {}, service = {}, application = {}, proxy = {} }
+  for pk, a in pairs(self.cells) do
+    local p = by.period[pk]
+    if not p then
+      p = { key = pk, count = 0, used = 0, deducted = 0, by_service = {} }
+      by.period[pk] = p
+    end
+    for service, b in pairs(a) do
+      for app, c in pairs(b) do
+        for proxy, cell in pairs(c) do
+          add_cell(by.period, pk, cell)
+          add_cell(p.by_service, service, cell)
+          add_cell(by.service, service, cell)
+          add_cell(by.application, app, cell)
+          add_cell(by.proxy, proxy, cell)
+        end
+      end
+    end
+  end
+  self.by = by
+  return by
 end
 
 local function sorted(tbl)
@@ -248,7 +296,7 @@ end
 -- Only periods that have records are listed.
 -- @treturn table array of buckets
 function Report:periods()
-  return sorted(self.by.period)
+  return sorted(groups(self).period)
 end
 
 --- The buckets of one grouping, sorted by key.
@@ -256,7 +304,7 @@ end
 -- @treturn table array of buckets
 function Report:rows(by)
   if by == self.period then by = "period" end
-  local tbl = self.by[by]
+  local tbl = groups(self)[by]
   if not tbl then error("acedata: cannot group a report by " .. tostring(by) .. " (period " .. self.period .. ")", 2) end
   return sorted(tbl)
 end

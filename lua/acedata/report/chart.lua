@@ -30,7 +30,7 @@ chart.COLOURS = { "34", "33", "32", "35", "36", "31" }
 chart.MAX_SERIES = #chart.GLYPHS
 
 local MEASURES = { deducted = "Deducted credits", used = "Used credits", count = "Records" }
-local PERIOD_NAMES = { hour = "hour", day = "day", week = "week (ISO)", month = "month" }
+local PERIOD_NAMES = { hour = "hour", day = "day", week = "ISO week", month = "month" }
 
 local function amount(x, measure)
   if measure == "count" then return ("%d"):format(x) end

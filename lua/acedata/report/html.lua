@@ -51,6 +51,9 @@ local exact = html.exact
 
 local function amount(x) return ("%.4f"):format(x) end
 
+-- Lua 5.1's math.log has no base; 5.3+ has no math.log10.
+local log10 = math.log10 or function(x) return math.log(x, 10) end
+
 -- Short text of an axis value: 12500 -> "12.5k".
 local function short(x)
   local a = math.abs(x)
@@ -65,7 +68,7 @@ end
 local function nice_step(max, n)
   if max <= 0 then return 1 end
   local raw = max / n
-  local p = 10 ^ math.floor(math.log(raw, 10))
+  local p = 10 ^ math.floor(log10(raw))
   for _, m in ipairs { 1, 2, 5, 10 } do
     if m * p >= raw then return m * p end
   end

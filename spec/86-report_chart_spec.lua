@@ -121,3 +121,29 @@ describe("report.chart", function()
     assert.same(want, legend)
   end)
 end)
+
+describe("report.terminal", function()
+  local terminal = require "acedata.report.terminal"
+  local function env(vars, tty, size, file)
+    return { getenv = function(k) return vars[k] end, isatty = function(fd) return fd == 1 and tty end,
+      size = function() return size end, file = file }
+  end
+
+  it("takes the width from COLUMNS, else the terminal, else 80", function()
+    assert.equal(132, terminal.width(env({ COLUMNS = "132" }, true, 100)))
+    assert.equal(100, terminal.width(env({ COLUMNS = "wide" }, true, 100)))
+    assert.equal(100, terminal.width(env({}, true, 100)))
+    assert.equal(80, terminal.width(env({}, false, 100)))
+    assert.equal(80, terminal.width(env({}, true, nil)))
+    assert.equal(80, terminal.width(env({}, true, 100, true)))
+  end)
+
+  it("colours only a terminal, unless NO_COLOR is set (and not empty) or TERM is dumb", function()
+    assert.is_true(terminal.colour(env({ TERM = "xterm-256color" }, true)))
+    assert.is_true(terminal.colour(env({ NO_COLOR = "" }, true)))
+    assert.is_false(terminal.colour(env({ NO_COLOR = "1" }, true)))
+    assert.is_false(terminal.colour(env({ TERM = "dumb" }, true)))
+    assert.is_false(terminal.colour(env({}, false)))
+    assert.is_false(terminal.colour(env({}, true, nil, true)))
+  end)
+end)

@@ -117,6 +117,15 @@ describe("report.html", function()
     assert.equal("ok", browser.check_html(path))
   end)
 
+  it("shows the filters as key=value, times as ISO 8601 UTC", function()
+    assert.equal("application_id=a,b created_at_from=2024-08-01T00:00:00Z created_at_to=2024-08-01T00:00:00.25Z "
+      .. "user_id=me", html.filters_text { application_id = { "a", "b" }, created_at_from = 1722470400,
+        created_at_to = 1722470400.25, user_id = "me", proxy_id = {} })
+    assert.matches('<p class="meta" id="filters">Filters: <span class="key">user_id=me</span></p>',
+      html.render(model.new(), { filters = { user_id = "me" } }), 1, true)
+    assert.matches('<p class="meta" id="filters">Filters: none</p>', html.render(model.new()), 1, true)
+  end)
+
   it("is a valid page with no chart when there are no records", function()
     local text = html.render(model.new())
     assert.matches('<p class="meta" id="period">No records.</p>', text, 1, true)

@@ -75,20 +75,38 @@ local function nice_step(max, n)
   return 10 * p
 end
 
-local function filters_text(filters)
-  if type(filters) == "table" then
-    local keys, parts = {}, {}
-    for k in pairs(filters) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for _, k in ipairs(keys) do
-      local v = filters[k]
-      if type(v) == "table" then v = table.concat(v, ",") end
-      parts[#parts + 1] = k .. "=" .. tostring(v)
-    end
-    return table.concat(parts, " ")
-  end
-  return filters and tostring(filters) or ""
+-- An epoch time as ISO 8601 UTC ("2024-08-01T00:00:00Z"; fractions of a second kept).
+local function iso(t)
+  local days = math.floor(t / 86400)
+  local secs = t - days * 86400
+  local y, m, d = model.civil_from_days(days)
+  local whole = math.floor(secs)
+  local s = ("%04d-%02d-%02dT%02d:%02d:%02d"):format(y, m, d, math.floor(whole / 3600), math.floor(whole / 60) % 60,
+    whole % 60)
+  if secs ~= whole then s = s .. ("%.6f"):format(secs - whole):sub(2):gsub("0+$", "") end
+  return s .. "Z"
 end
+
+--- Filters as one line of text: `key=value` pairs sorted by key, lists joined with commas, times
+-- (numbers, as the command line parses `--from` and `--to`) as ISO 8601 UTC.
+-- @tparam table|string|nil filters the parameters of `usage.proxies.each{}`, or text
+-- @treturn string
+function html.filters_text(filters)
+  if type(filters) ~= "table" then return filters and tostring(filters) or "" end
+  local keys, parts = {}, {}
+  for k, v in pairs(filters) do
+    if v ~= nil and v ~= false and not (type(v) == "table" and #v == 0) then keys[#keys + 1] = tostring(k) end
+  end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = filters[k]
+    if type(v) == "table" then v = table.concat(v, ",")
+    elseif type(v) == "number" and k:find("^created_at_") then v = iso(v) end
+    parts[#parts + 1] = k .. "=" .. tostring(v)
+  end
+  return table.concat(parts, " ")
+end
+local filters_text = html.filters_text
 
 local CSS = [[
 :root{color-scheme:light;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#fff}

@@ -147,3 +147,36 @@ describe("report.terminal", function()
     assert.is_false(terminal.colour(env({}, true, nil, true)))
   end)
 end)
+
+describe("report.cli", function()
+  local reports = require "acedata.report.cli"
+
+  it("makes --chart (per day unless told) and --format html reports", function()
+    assert.equal("day", reports.period { chart = "day", format = "table" })
+    assert.equal("week", reports.period { chart = "week", format = "html" })
+    assert.equal("day", reports.period { chart = true })
+    assert.equal("day", reports.period { format = "html" })
+    assert.is_nil(reports.period { format = "csv" })
+  end)
+
+  it("refuses options that do not go with a report", function()
+    assert.same({ nil, "--chart cannot be used with --group-by" }, { reports.period { chart = "day", group_by = "day" } })
+    assert.same({ nil, "--format html cannot be used with --group-by" },
+      { reports.period { format = "html", group_by = "service" } })
+    assert.same({ nil, "--chart draws text or (with --format html) a page: it cannot be used with --format csv" },
+      { reports.period { chart = "day", format = "csv" } })
+    assert.same({ nil, '--chart must be one of day, week, month, got "year"' }, { reports.period { chart = "year" } })
+  end)
+
+  it("writes the chart plain into a file, coloured to a colour terminal", function()
+    local r = small_report()
+    local chunks = {}
+    local file = { write = function(_, s) chunks[#chunks + 1] = s end }
+    local tty = { isatty = function() return true end, getenv = function(k) return ({ COLUMNS = "40" })[k] end }
+    reports.write(r, file, { format = "table", output = "chart.txt" }, tty)
+    assert.equal(chart.text(chart.render(r, { width = 40 })), table.concat(chunks))
+    chunks = {}
+    reports.write(r, file, { format = "table" }, tty)
+    assert.equal(chart.ansi(chart.render(r, { width = 40, colour = true })), table.concat(chunks))
+  end)
+end)

@@ -2,7 +2,6 @@
 -- headless Chromium, where a check script reads the drawn chart and its table through the DOM:
 -- one bar group per day with the data set's totals, segments per service that add up, heights in
 -- proportion, distinct colours; and a screenshot.
-local cjson = require "cjson"
 local mock = require "spec.helpers.mock"
 local browser = require "spec.helpers.browser"
 local child = require "spec.helpers.child"
@@ -30,47 +29,6 @@ local function write(path, text)
   f:write(text)
   f:close()
 end
-
--- Reads what the page shows, from inside the page, into <pre id="acedata-check"> (JSON).
-local CHECK_SCRIPT = [[
-<script>
-(function () {
-  var out = { bars: [], rows: [], fills: {} };
-  out.resources = performance.getEntriesByType("resource").length;
-  document.querySelectorAll("svg g.bar").forEach(function (g) {
-    var bar = { period: g.getAttribute("data-period"), count: +g.getAttribute("data-count"),
-      deducted: +g.getAttribute("data-deducted"), sum: 0, height: 0, series: {},
-      title: g.querySelector(":scope > title").textContent, segments: 0, titled: 0 };
-    g.querySelectorAll("rect").forEach(function (r) {
-      var v = +r.getAttribute("data-deducted"), name = r.getAttribute("data-series");
-      bar.sum += v;
-      bar.height += r.getBBox().height;
-      bar.series[name] = v;
-      bar.segments += 1;
-      if (r.querySelector("title")) bar.titled += 1;
-      out.fills[name] = getComputedStyle(r).fill;
-    });
-    out.bars.push(bar);
-  });
-  document.querySelectorAll("#chart-data tbody tr").forEach(function (tr) {
-    var cells = [];
-    tr.querySelectorAll("th, td").forEach(function (c) { cells.push(c.textContent); });
-    out.rows.push(cells);
-  });
-  var t = document.getElementById("totals");
-  out.totals = { count: +t.getAttribute("data-count"), deducted: +t.getAttribute("data-deducted"),
-    used: +t.getAttribute("data-used"), text: t.textContent };
-  out.legend = [];
-  document.querySelectorAll("svg .legend text").forEach(function (x) { out.legend.push(x.textContent); });
-  out.cumulative = document.querySelectorAll("svg polyline.cumulative").length;
-  out.svg_title = document.querySelector("svg > title").textContent;
-  var pre = document.createElement("pre");
-  pre.id = "acedata-check";
-  pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
-})();
-</script>
-]]
 
 describe("report.html", function()
   local dir, page_path, page
@@ -139,13 +97,7 @@ describe("report.html", function()
     local result
     setup(function()
       assert.is_true(browser.available(), "chromium is not installed (Debian package chromium)")
-      local wrapped = dir .. "/checked.html"
-      write(wrapped, (page:gsub("</body>", function() return CHECK_SCRIPT .. "</body>" end)))
-      local dom = browser.dump_dom(wrapped)
-      local json = dom:match('<pre id="acedata%-check">(.-)</pre>')
-      assert(json, "no check output in the DOM Chromium printed:\n" .. dom:sub(1, 2000))
-      json = json:gsub("&quot;", '"'):gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&amp;", "&")
-      result = cjson.decode(json)
+      result = browser.read_report(page, dir)
     end)
 
     it("draws one bar group per day, with the data set's count and deducted credits", function()

@@ -136,4 +136,61 @@ function browser.check_html(path)
   return (out:gsub("\n$", ""))
 end
 
+-- Reads what the page shows, from inside the page, into <pre id="acedata-check"> (JSON).
+browser.CHECK_SCRIPT = [[
+<script>
+(function () {
+  var out = { bars: [], rows: [], fills: {} };
+  out.resources = performance.getEntriesByType("resource").length;
+  document.querySelectorAll("svg g.bar").forEach(function (g) {
+    var bar = { period: g.getAttribute("data-period"), count: +g.getAttribute("data-count"),
+      deducted: +g.getAttribute("data-deducted"), sum: 0, height: 0, series: {},
+      title: g.querySelector(":scope > title").textContent, segments: 0, titled: 0 };
+    g.querySelectorAll("rect").forEach(function (r) {
+      var v = +r.getAttribute("data-deducted"), name = r.getAttribute("data-series");
+      bar.sum += v;
+      bar.height += r.getBBox().height;
+      bar.series[name] = v;
+      bar.segments += 1;
+      if (r.querySelector("title")) bar.titled += 1;
+      out.fills[name] = getComputedStyle(r).fill;
+    });
+    out.bars.push(bar);
+  });
+  document.querySelectorAll("#chart-data tbody tr").forEach(function (tr) {
+    var cells = [];
+    tr.querySelectorAll("th, td").forEach(function (c) { cells.push(c.textContent); });
+    out.rows.push(cells);
+  });
+  var t = document.getElementById("totals");
+  out.totals = { count: +t.getAttribute("data-count"), deducted: +t.getAttribute("data-deducted"),
+    used: +t.getAttribute("data-used"), text: t.textContent };
+  out.legend = [];
+  document.querySelectorAll("svg .legend text").forEach(function (x) { out.legend.push(x.textContent); });
+  out.cumulative = document.querySelectorAll("svg polyline.cumulative").length;
+  out.svg_title = document.querySelector("svg > title").textContent;
+  var pre = document.createElement("pre");
+  pre.id = "acedata-check";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+]]
+
+--- Opens a copy of the report page `page` (text) with CHECK_SCRIPT in headless Chromium (in
+-- folder `dir`) and returns what the script read: `bars` ({period, count, deducted, sum, height,
+-- series = {[name] = deducted}, title, segments, titled}), `rows` (the data table's cells),
+-- `fills` (series -> computed fill), `totals`, `legend`, `cumulative`, `svg_title`, `resources`.
+function browser.read_report(page, dir)
+  local wrapped = dir .. "/checked.html"
+  local f = assert(io.open(wrapped, "wb"))
+  f:write((page:gsub("</body>", function() return browser.CHECK_SCRIPT .. "</body>" end)))
+  f:close()
+  local dom = browser.dump_dom(wrapped)
+  local json = dom:match('<pre id="acedata%-check">(.-)</pre>')
+  assert(json, "no check output in the DOM Chromium printed:\n" .. dom:sub(1, 2000))
+  json = json:gsub("&quot;", '"'):gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&amp;", "&")
+  return require("cjson").decode(json)
+end
+
 return browser

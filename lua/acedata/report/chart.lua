@@ -3,13 +3,15 @@
 -- colours, `chart.ansi`) and Neovim (with highlight groups, from `spans`).
 --
 --    Deducted credits per day (UTC), by service
---    2024-08-01 │████████████▓▓▓▓▓▓▓▓▓▓▓▓▓▒▒▒▒▒▒▒▒▒▒▒▒▒  21192.5264
---    2024-08-02 │████████████▓▓▓▓▓▓▓▓▓▓▓▓▒▒▒▒▒▒▒▒▒▒▒▒▒▒  21376.13
---               └───────────────────────────────────────
---               0                                 21376.13
---    Total: 10000 records, 5 days; used 98123.4560, deducted 91114.7129 credits
---      █ claude-proxy        30910.2979  33.9%  3339 records
---      …
+--    2024-08-01 │███████████████████▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒  21192.5264
+--    …
+--    2024-08-05 │██████▓▓▓▓▓▒▒▒▒▒                                           6225.4336
+--               └────────────────────────────────────────────────────────
+--                0                                             21376.1299
+--    Total: 10000 records, 5 days; used 102088.8262, deducted 91114.7129 credits
+--      █ openai-proxy    30910.2979   33.9%  3315 records
+--      ▓ claude-proxy    30879.2363   33.9%  3423 records
+--      ▒ gemini-proxy    29325.1787   32.2%  3262 records
 --
 -- A bar is `width` cells at most, scaled to the largest period; a service takes the cells between
 -- its cumulative start and end, each rounded to the nearest cell, so the segments of a bar add up

@@ -21,11 +21,14 @@ reports.PERIODS = { "day", "week", "month" }
 reports.FIELDS = model.FIELDS
 
 --- Whether the options ask for a report, and per what.
--- @tparam table o the parsed options: `chart` (a period, or nil), `format`, `group_by`
+-- @tparam table o the parsed options: `chart` (a period, true, a list of at most one period, or
+--   nil), `format`, `group_by`
 -- @treturn string|nil the period ("day" for `--format html` without `--chart`), nil when the run
 --   is no report; or nil and a usage message when the options do not go together
 function reports.period(o)
   local chart_period, fmt = o.chart, o.format
+  -- lua-argparse gives an option of `args("?")` as the list of its values
+  if type(chart_period) == "table" then chart_period = chart_period[1] or true end
   if chart_period == nil and fmt ~= "html" then return nil end
   if o.group_by then
     return nil, (chart_period and "--chart" or "--format html") .. " cannot be used with --group-by"

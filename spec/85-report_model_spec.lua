@@ -86,11 +86,14 @@ describe("report.model", function()
     assert.has_error(function() r:rows("month") end, "acedata: cannot group a report by month (period day)")
   end)
 
-  it("counts a record with a missing or non-number amount, adding 0", function()
+  it("counts a record with a missing, non-number or non-finite amount, adding 0, and says how many", function()
     local r = model.new()
     r:add { created_at = "2024-08-01T00:00:00Z", used_amount = "12", deducted_amount = 0 / 0 }
     r:add { created_at = "2024-08-01T01:00:00Z", used_amount = 2, deducted_amount = 1.5 }
-    assert.same({ key = "total", count = 2, used = 2, deducted = 1.5 }, r.total)
+    r:add { created_at = "2024-08-01T02:00:00Z", used_amount = math.huge, deducted_amount = 1 }
+    r:add { created_at = "2024-08-01T03:00:00Z" }
+    assert.same({ key = "total", count = 4, used = 2, deducted = 2.5 }, r.total)
+    assert.equal(3, r.invalid)
   end)
 
   it("puts records without a readable created_at under '-'", function()

@@ -88,6 +88,14 @@ describe("report.chart", function()
       "acedata: measure must be deducted, used or count, got euros")
   end)
 
+  it("notes the records whose amount is not a finite number", function()
+    local r = small_report()
+    r:add { created_at = "2024-08-01T00:00:00Z", service = { alias = "openai" }, used_amount = 1, deducted_amount = 1 / 0 }
+    local lines = chart.render(r, { width = 40 }).lines
+    assert.equal("Total: 7 records, 3 days; used 177.0000, deducted 88.0000 credits", lines[7])
+    assert.equal("Note: 1 record had an amount that is not a finite number (counted as 0)", lines[8])
+  end)
+
   it("says so when there is nothing to draw", function()
     assert.same({ "Deducted credits per day (UTC), by service", "(no records)" }, chart.render(model.new()).lines)
   end)

@@ -84,6 +84,18 @@ describe("report.html", function()
     assert.matches('<p class="meta" id="filters">Filters: none</p>', html.render(model.new()), 1, true)
   end)
 
+  it("notes the records whose amount is not a finite number", function()
+    local r = model.new()
+    r:add { created_at = "2024-08-01T00:00:00Z", used_amount = 0 / 0, deducted_amount = 2 }
+    r:add { created_at = "2024-08-01T00:00:00Z", used_amount = 1, deducted_amount = -1 / 0 }
+    local text = html.render(r)
+    assert.matches('<p class="meta" id="invalid">Note: 2 records had an amount that is not a finite number '
+      .. '(counted as 0).</p>', text, 1, true)
+    assert.matches('data-deducted="2"', text, 1, true)
+    assert.is_nil(text:lower():find("%f[%a]nan%f[%A]"))   -- no NaN or infinity written anywhere
+    assert.is_nil(text:lower():find("%f[%a]inf%f[%A]"))
+  end)
+
   it("is a valid page with no chart when there are no records", function()
     local text = html.render(model.new())
     assert.matches('<p class="meta" id="period">No records.</p>', text, 1, true)

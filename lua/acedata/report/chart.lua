@@ -112,6 +112,10 @@ function chart.render(report, opts)
   local t = report.total
   add(("Total: %d record%s, %d %s%s; used %.4f, deducted %.4f credits"):format(t.count, t.count == 1 and "" or "s",
     #periods, report.period, #periods == 1 and "" or "s", t.used, t.deducted))
+  if report.invalid > 0 then
+    add(("Note: %d record%s had an amount that is not a finite number (counted as 0)"):format(report.invalid,
+      report.invalid == 1 and "" or "s"))
+  end
   local name_w = 0
   for _, s in ipairs(series) do name_w = math.max(name_w, cells(s.name)) end
   for i, s in ipairs(series) do

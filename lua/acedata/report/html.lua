@@ -285,6 +285,10 @@ function html.render(report, opts)
   local ft = filters_text(opts.filters)
   add('<p class="meta" id="filters">Filters: ' .. (ft ~= "" and ('<span class="key">' .. esc(ft) .. '</span>') or "none")
     .. '</p>')
+  if report.invalid > 0 then
+    add(('<p class="meta" id="invalid">Note: %d record%s had an amount that is not a finite number (counted as 0).</p>')
+      :format(report.invalid, report.invalid == 1 and "" or "s"))
+  end
   if opts.generated then add('<p class="meta" id="generated">Generated ' .. esc(opts.generated) .. '</p>') end
   add(('<dl class="totals" id="totals" data-count="%d" data-used="%s" data-deducted="%s">'):format(t.count,
     exact(t.used), exact(t.deducted)))

@@ -23,7 +23,8 @@
 --   year of its Thursday), month `2024-08`; a record without a readable `created_at` goes to
 --   `model.UNKNOWN`.
 --
--- Amounts that are not numbers count as 0 (the record still counts).
+-- An amount that is missing, not a number, NaN or infinite counts as 0 (the record still counts),
+-- and `r.invalid` counts such records, so that every output can say so.
 -- @module acedata.report.model
 
 local model = {}
@@ -175,6 +176,7 @@ function model.new(opts)
     -- so a data set of a million records parses a few thousand distinct hours.
     cache = {},
     first = nil, last = nil,      -- the earliest and latest created_at seen (strings, as sent)
+    invalid = 0,                  -- records with an amount that is not a finite number
   }, Report)
 end
 
@@ -205,8 +207,12 @@ end
 -- @tparam table rec a usage record (the fields of `model.FIELDS` are read)
 function Report:add(rec)
   local used, deducted = rec.used_amount, rec.deducted_amount
-  if type(used) ~= "number" or used ~= used then used = 0 end
-  if type(deducted) ~= "number" or deducted ~= deducted then deducted = 0 end
+  if type(used) ~= "number" or used - used ~= 0 or type(deducted) ~= "number" or deducted - deducted ~= 0 then
+    -- (x - x is 0 for every finite number; NaN for NaN and the infinities)
+    if type(used) ~= "number" or used - used ~= 0 then used = 0 end
+    if type(deducted) ~= "number" or deducted - deducted ~= 0 then deducted = 0 end
+    self.invalid = self.invalid + 1
+  end
   local t = self.total
   t.count, t.used, t.deducted = t.count + 1, t.used + used, t.deducted + deducted
   local at = rec.created_at

@@ -6,7 +6,10 @@
 --      request_id = "…", attempts = 3, url = "https://…", retry_after = 1 }
 --
 -- `kind` is one of `auth`, `permission`, `not_found`, `bad_request`, `rate_limit`, `server`,
--- `http`, `network`, `timeout`, `tls`, `decode`. The token never appears in any field.
+-- `http`, `network`, `timeout`, `tls`, `decode`, and for iterations `drift` (the listing changed
+-- in a way offset paging cannot follow: docs/paging.md) and `paging` (the server's pages
+-- contradict each other: the same records again, or none before its count). The token never
+-- appears in any field.
 -- @module acedata.errors
 
 local errors = {}

@@ -46,8 +46,10 @@ end
 -- @tparam[opt] number deadline monotonic time after which no new attempt starts; an attempt
 --   started before it is given at most the time that is left
 -- @tparam[opt] table decode_opts core.decode's options for the body (`fields`)
+-- @tparam[opt] table limiter an acedata.limiter (`concurrency = "auto"`): paces every attempt and
+--   is told how each one went
 -- @return body, nil, attempts; or nil and an error (`err.attempts` is always set)
-function request.get(client, url, deadline, decode_opts)
+function request.get(client, url, deadline, decode_opts, limiter)
   local cfg, t = client.cfg, client.runtime
   local ctx = { url = url, attempts = 0, secret = cfg.token }
   local shared = client.shared
@@ -59,6 +61,15 @@ function request.get(client, url, deadline, decode_opts)
       if deadline and t:now() + pause >= deadline then return nil, past_deadline(ctx, last_err) end
       t:sleep(pause)
     end
+    -- concurrency = "auto": the pace the limiter has learned holds this attempt back.
+    if limiter then
+      local hold = limiter:next_send(t:now()) - t:now()
+      if hold > 0 then
+        if deadline and t:now() + hold >= deadline then return nil, past_deadline(ctx, last_err) end
+        t:sleep(hold)
+      end
+      limiter:on_send(t:now())
+    end
     local timeout
     if deadline then
       local left = deadline - t:now()
@@ -66,12 +77,17 @@ function request.get(client, url, deadline, decode_opts)
       if left < cfg.timeout then timeout = left end
     end
     ctx.attempts = ctx.attempts + 1
+    local started = t:now()
     local res, terr = t:get(url, client.headers, timeout)
     local body, err = outcome(res, terr, ctx, decode_opts)
+    local retry_after = err and res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
+    if limiter then
+      limiter:on_result(t:now(), { latency = t:now() - started, status = res and res.status,
+        kind = terr and terr.kind, retry_after = retry_after })
+    end
     if err == nil then return body, nil, ctx.attempts end
     last_err = err
 
-    local retry_after = res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
     if retry_after then err.retry_after = retry_after end
     if not retry.retryable(err) or ctx.attempts > cfg.max_retries then return nil, err end
     if retry_after and retry_after > cfg.max_retry_after then return nil, err end

@@ -1,10 +1,11 @@
---- The control API under /__mock/ (no auth): reset, config, faults, log, totals, health.
+--- The control API under /__mock/ (no auth): reset, config, faults, log, stats, totals, health.
 
 local cjson = require "cjson.safe"
 local dataset = require "mock.dataset"
 local state = require "mock_state"
 local respond = require "mock_respond"
 local faults = require "mock_faults"
+local model = require "mock_model"
 
 local control = {}
 
@@ -57,6 +58,7 @@ end
 handlers.reset = function(method)
   if method ~= "POST" then return not_allowed("POST") end
   state.reset()
+  model.reset()
   return ok({ config = state.describe() })
 end
 
@@ -92,6 +94,15 @@ handlers.log = function(method)
   if method == "GET" then return respond.json(200, state.log) end
   if method == "DELETE" then
     state.clear_log()
+    return ok()
+  end
+  return not_allowed("GET, DELETE")
+end
+
+handlers.stats = function(method)
+  if method == "GET" then return respond.json(200, model.describe()) end
+  if method == "DELETE" then
+    model.reset()
     return ok()
   end
   return not_allowed("GET, DELETE")

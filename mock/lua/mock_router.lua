@@ -5,6 +5,7 @@ local state = require "mock_state"
 local respond = require "mock_respond"
 local faults = require "mock_faults"
 local query = require "mock_query"
+local model = require "mock_model"
 
 local router = {}
 
@@ -107,6 +108,7 @@ function router.handle()
   }
   ngx.ctx.entry = entry
   state.log_append(entry)
+  model.enter()
   ngx.header["X-Request-Id"] = request_id
 
   if not route then return respond.detail(404, "Not found.") end
@@ -119,6 +121,7 @@ function router.handle()
 
   local user_id, me_or_fail = authenticate(header)
   if not user_id then return me_or_fail() end
+  if model.admit(user_id, route, route == "list" and query.offset_of(args) or nil) then return end
   if route == "list" then return handle_list(user_id, args) end
   if route == "detail" then return handle_detail(user_id, id) end
   return respond.json(200, me_or_fail)
@@ -126,6 +129,7 @@ end
 
 --- log_by_lua: record what was finally sent.
 function router.log_phase()
+  model.leave()
   local ctx = ngx.ctx
   local entry = ctx.entry
   if not entry then return end

@@ -39,12 +39,14 @@ local function amount(x, measure)
   return ("%.4f"):format(x)
 end
 
--- The display width of a string of UTF-8 text (one cell per code point).
-local function cells(s)
+--- The display width of UTF-8 text: one cell per code point (the chart uses no wide character).
+-- @tparam string s
+-- @treturn integer
+function chart.cells(s)
   local _, n = s:gsub("[^\128-\191]", "")
   return n
 end
-chart.cells = cells
+local cells = chart.cells
 
 --- The chart's lines and coloured spans.
 -- @tparam table report a report of acedata.report.model

@@ -60,8 +60,12 @@ function model.service_of(rec)
   return nil
 end
 
--- Calendar arithmetic (proleptic Gregorian, days since 1970-01-01).
-local function days_from_civil(y, m, d)
+--- Days since 1970-01-01 of a date (proleptic Gregorian calendar).
+-- @tparam integer y year
+-- @tparam integer m month (1-12)
+-- @tparam integer d day (1-31)
+-- @treturn integer
+function model.days_from_civil(y, m, d)
   y = m <= 2 and y - 1 or y
   local era = floor(y / 400)
   local yoe = y - era * 400
@@ -70,9 +74,12 @@ local function days_from_civil(y, m, d)
   local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
   return era * 146097 + doe - 719468
 end
-model.days_from_civil = days_from_civil
+local days_from_civil = model.days_from_civil
 
-local function civil_from_days(z)
+--- The date of a day number (days since 1970-01-01).
+-- @tparam integer z
+-- @treturn integer year, month, day
+function model.civil_from_days(z)
   z = z + 719468
   local era = floor(z / 146097)
   local doe = z - era * 146097
@@ -85,7 +92,7 @@ local function civil_from_days(z)
   if m <= 2 then y = y + 1 end
   return y, m, d
 end
-model.civil_from_days = civil_from_days
+local civil_from_days = model.civil_from_days
 
 local DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
 local function valid_date(y, m, d)

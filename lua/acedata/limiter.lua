@@ -59,6 +59,7 @@ local SENDS_KEPT = 4096     -- send times kept (to count an episode's sends)
 local EPISODES_KEPT = 8
 local EPSILON = 1e-6        -- seconds: a send at the instant a round starts belongs to it
 local MIN_LATENCY = 1e-4    -- latencies below this (a coarse clock) count as this
+local MIN_PACE = 1          -- requests per second: the slowest pace learned from 429s
 local CAP_LIFT = 60         -- seconds without a 429 after which the pace may pass what was learned
 
 local Limiter = {}
@@ -284,12 +285,15 @@ local function learn_rate(self, sent_at)
   self.estimate = rate
   if rate then
     new = min(hi, max(lo or 0, rate * PACE_MARGIN))
-  elseif lo then
+  elseif lo and lo > 0 then         -- (no answer accepted since the first 429 teaches nothing)
     new = max(lo, min(FIRST_CUT * hi, sqrt(lo * hi)))
   else
     new = FIRST_CUT * hi
   end
   if self.pace then new = min(new, self.pace * 0.98) end
+  -- A short or noisy episode can make a slope of ~0 (or less): never pace slower than the lowest
+  -- rate a 429 can teach, one request per second (a server wanting less says so in Retry-After).
+  if not (new >= MIN_PACE) then new = MIN_PACE end
   self.pace, self.hi = new, hi
   self.pace_binding, self.pace_t = false, nil
 end

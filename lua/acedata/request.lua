@@ -62,12 +62,12 @@ function request.get(client, url, deadline, decode_opts, limiter)
       t:sleep(pause)
     end
     -- concurrency = "auto": the pace the limiter has learned holds this attempt back.
+    -- The pace is a guess about the server and the deadline a promise to the caller: a hold that
+    -- would pass the deadline is cut to what is left of it, never made a failure of its own.
     if limiter then
       local hold = limiter:next_send(t:now()) - t:now()
-      if hold > 0 then
-        if deadline and t:now() + hold >= deadline then return nil, past_deadline(ctx, last_err) end
-        t:sleep(hold)
-      end
+      if deadline then hold = math.min(hold, (deadline - t:now()) * 0.5) end
+      if hold > 0 then t:sleep(hold) end
       limiter:on_send(t:now())
     end
     local timeout

@@ -27,7 +27,7 @@ reports.FIELDS = model.FIELDS
 --   is no report; or nil and a usage message when the options do not go together
 function reports.period(o)
   local chart_period, fmt = o.chart, o.format
-  -- lua-argparse gives an option of `args("?")` as the list of its values
+  -- lua-argparse (branch cli) gives an option of `args("?")` as the list of its values
   if type(chart_period) == "table" then chart_period = chart_period[1] or true end
   if chart_period == nil and fmt ~= "html" then return nil end
   if o.group_by then

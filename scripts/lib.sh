@@ -45,7 +45,8 @@ PKGS_MOCK=(nginx libnginx-mod-http-lua python3 curl)
 PKGS_LUAS=(lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev)
 PKGS_ROCK=(luarocks)
 PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev neovim lua-luv
-  openssl valgrind cppcheck clang-tidy-14 clang-format-14)
+  openssl valgrind cppcheck clang-tidy-14 clang-format-14
+  chromium python3-html5lib)   # the HTML report: headless Chromium, and an HTML5 check
 # bench/e2e and bench/memory (not the tests): Python requests (the seed's client), LuaSocket,
 # GNU time (peak RSS of each client), curl (the transfer floor).
 PKGS_BENCH=(python3-requests lua-socket time curl)

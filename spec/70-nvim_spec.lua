@@ -43,6 +43,11 @@ local function section(lines, title)
   return out
 end
 
+-- The glyph the chart draws for the series of highlight group AceDataServiceN.
+local function report_glyph(group)
+  return require("acedata.report.chart").GLYPHS[tonumber(group:match("^AceDataService(%d)$"))]
+end
+
 describe("acedata.nvim.report", function()
   local report = require "acedata.nvim.report"
 
@@ -65,8 +70,28 @@ describe("acedata.nvim.report", function()
 
   it("copes with records missing fields", function()
     local lines = report.lines({ { id = "x" } })
-    assert.truthy(index_of(lines, totals_line("?", { count = 1, used = 0, deducted = 0 })))
-    assert.truthy(index_of(lines, "  ?  ?  ?  0.0000  x"))
+    assert.truthy(index_of(lines, totals_line("-", { count = 1, used = 0, deducted = 0 })))
+    assert.truthy(index_of(lines, "  -  -  -  0.0000  x"))
+  end)
+
+  it("opens with the chart, and gives the highlights of its bars and legend", function()
+    local recs = dataset.records(5000)
+    local lines, hl = report.render(recs, { width = 60, records = false })
+    assert.equal("", lines[2])
+    assert.equal("Deducted credits per day (UTC), by service", lines[3])
+    assert.same({ "AceDataTitle", 2, 0, -1 }, hl[1])
+    local days = day_totals(5000)
+    for i, day in ipairs { "2024-08-01", "2024-08-02", "2024-08-03" } do
+      assert.equal(day .. " │", lines[3 + i]:sub(1, #day + 4))
+      assert.equal(("%.4f"):format(days[day].deducted), lines[3 + i]:match("([%d.]+)$"))
+      assert.equal(60, select(2, lines[3 + i]:gsub("[^\128-\191]", "")))
+    end
+    for k = 2, #hl do
+      local group, line, from, to = hl[k][1], hl[k][2], hl[k][3], hl[k][4]
+      local text = lines[line + 1]:sub(from + 1, to)
+      local glyph = report_glyph(group)
+      assert.equal(glyph:rep(#text / #glyph), text, group .. " on line " .. line)
+    end
   end)
 end)
 
@@ -188,6 +213,77 @@ describe("acedata.nvim in headless Neovim", function()
     local newest = dataset.record(N)
     assert.equal(("  %s  %s  %s  %.4f  %s"):format(newest.created_at, newest.service.alias, newest.application_id,
       newest.deducted_amount, newest.id), recs[1])
+  end)
+
+  it(":AceDataUsage opens with the chart: one bar per day, each service in its highlight group", function()
+    local lines, output, ok = nvim.run([[
+      vim.o.columns = 90
+      require("acedata.nvim").setup { base_url = os.getenv("ACEDATA_MOCK_URL"), open = "current" }
+      vim.api.nvim_create_autocmd("User", { pattern = "AceDataReport", once = true, callback = function()
+        local an = require("acedata.nvim")
+        for _, l in ipairs(vim.api.nvim_buf_get_lines(0, 0, 30, false)) do out("| " .. l) end
+        for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, an.namespace, 0, -1, { details = true })) do
+          out(("hl %s %d %d %d"):format(m[4].hl_group, m[2], m[3], m[4].end_col or -1))
+        end
+        for _, g in ipairs { "AceDataService1", "AceDataService2", "AceDataService3", "AceDataTitle" } do
+          out(("link %s %s"):format(g, vim.fn.synIDattr(vim.fn.synIDtrans(vim.fn.hlID(g)), "name")))
+        end
+        stop_guard()
+        done()
+      end })
+      vim.cmd("AceDataUsage max_items=10000 page_size=1000")
+    ]], env())
+    assert.is_true(ok, output .. table.concat(lines, "\n"))
+    local text, marks, links = {}, {}, {}
+    for _, l in ipairs(lines) do
+      if l:sub(1, 2) == "| " then text[#text + 1] = l:sub(3)
+      elseif l:match("^hl ") then
+        local g, row, from, to = l:match("^hl (%S+) (%d+) (%d+) (%-?%d+)$")
+        marks[#marks + 1] = { g, tonumber(row), tonumber(from), tonumber(to) }
+      elseif l:match("^link ") then
+        local g, target = l:match("^link (%S+) (%S+)$")
+        links[g] = target
+      end
+    end
+    assert.same({ AceDataService1 = "Identifier", AceDataService2 = "Statement", AceDataService3 = "Type",
+      AceDataTitle = "Title" }, links)
+    assert.equal("Deducted credits per day (UTC), by service", text[4])
+    local days = day_totals(N)
+    local bars = {}
+    for i = 5, 7 do
+      local day, value = text[i]:match("^(%S+) │.-%s+([%d.]+)$")
+      bars[day] = value
+      assert.equal(89, select(2, text[i]:gsub("[^\128-\191]", "")), "the chart fits the 90-column window")
+    end
+    assert.same({ ["2024-08-01"] = ("%.4f"):format(days["2024-08-01"].deducted),
+      ["2024-08-02"] = ("%.4f"):format(days["2024-08-02"].deducted),
+      ["2024-08-03"] = ("%.4f"):format(days["2024-08-03"].deducted) }, bars)
+    -- every cell of a bar is in the highlight group of its glyph's series; the legend's glyphs too
+    local covered, cells = {}, {}
+    for _, m in ipairs(marks) do
+      if m[1] ~= "AceDataTitle" then
+        local t = text[m[2] + 1]:sub(m[3] + 1, m[4])
+        local glyph = report_glyph(m[1])
+        assert.equal(glyph:rep(#t / #glyph), t, m[1] .. " on line " .. m[2])
+        covered[m[2]] = (covered[m[2]] or 0) + #t / #glyph
+      else
+        assert.equal(3, m[2])
+      end
+    end
+    for i = 5, 7 do
+      local bar = text[i]:match("│(.-)%s+[%d.]+$")
+      cells[i - 1] = select(2, bar:gsub("[^\128-\191]", ""))
+      assert.equal(cells[i - 1], covered[i - 1], "line " .. i)
+    end
+    local legend = {}
+    for i = 8, #text do
+      local name, v = text[i]:match("^  %S+ (%S+)%s+([%d.]+)%s+[%d.]+%%")
+      if name then legend[name] = v end
+    end
+    local t = dataset.totals(N)
+    local want = {}
+    for alias, b in pairs(t.by_service) do want[alias] = ("%.4f"):format(b.deducted) end
+    assert.same(want, legend)
   end)
 
   it("fetch(filters, cb) serves other plugins: records, or (nil, err), in the main context", function()

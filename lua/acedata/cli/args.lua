@@ -11,7 +11,8 @@ local args = {}
 
 --- Parses `argv` (from index `first`, default 1) against `spec`.
 -- @tparam table argv array of strings
--- @tparam table spec option name (without `--`) -> `{ flag = true }` | `{ many = true }` | `{}`
+-- @tparam table spec option name (without `--`) -> `{ flag = true }` | `{ many = true }` | `{}` |
+--   `{ optional = {choices} }` (a value only when the next argument is one of the choices, else true)
 -- @tparam[opt] integer first index of the first argument to read
 -- @treturn table options by name (a list for `many`, true for flags, else a string)
 -- @treturn table positional arguments, in order
@@ -35,6 +36,20 @@ function args.parse(argv, spec, first)
       if s.flag then
         if value then return nil, "--" .. name .. " takes no value" end
         opts[name] = true
+      elseif s.optional and not value then
+        -- an optional value: the next argument when it is one of s.optional, else true
+        local nxt = argv[i + 1]
+        local taken = false
+        for _, c in ipairs(s.optional) do
+          if c == nxt then taken = true end
+        end
+        if opts[name] ~= nil then return nil, "--" .. name .. " given twice" end
+        if taken then
+          i = i + 1
+          opts[name] = nxt
+        else
+          opts[name] = true
+        end
       else
         if not value then
           i = i + 1

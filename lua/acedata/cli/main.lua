@@ -15,6 +15,7 @@ local clitime = require "acedata.cli.time"
 local format = require "acedata.cli.format"
 local group = require "acedata.cli.group"
 local progress = require "acedata.cli.progress"
+local reports = require "acedata.report.cli"
 
 local main = {}
 
@@ -68,7 +69,11 @@ Filters:
 Output:
   --group-by G          service, application, proxy, day or month (UTC): count, used and
                         deducted per group, sorted, and a total row
-  --format F            table (default), csv, jsonl or json
+  --chart [PERIOD]      a stacked bar chart of deducted credits per PERIOD (day, the default,
+                        week or month; UTC) and service, with totals and a legend; coloured on a
+                        terminal unless NO_COLOR is set (docs/reports.md)
+  --format F            table (default), csv, jsonl, json, or html: one self-contained page
+                        (a chart per day, or per --chart PERIOD, tables; docs/reports.md)
   --output FILE         write to FILE instead of standard output
   --concurrency N       pages fetched at once (default 1, at most 16)
   --page-size N         records per page (default 100, at most 1000)
@@ -110,6 +115,7 @@ local PROXIES_SPEC = {
   ["application-id"] = { many = true }, ["proxy-id"] = { many = true }, ["user-id"] = {},
   from = {}, to = {}, ordering = {}, ["max-items"] = {}, ["group-by"] = {}, format = {},
   concurrency = {}, ["page-size"] = {}, output = {}, help = { flag = true },
+  chart = { optional = reports.PERIODS },
 }
 local ONE_SPEC = { format = {}, output = {}, help = { flag = true } }
 
@@ -186,8 +192,13 @@ local function cmd_proxies(argv, first, env)
   if not o then usage_error(rest, "usage proxies") end
   if o.help then env.stdout:write(HELP.proxies) return OK end
   if #rest > 0 then usage_error("unexpected argument " .. string.format("%q", rest[1]), "usage proxies") end
-  local fmt = need("usage proxies", args.choice("format", o.format or "table", format.NAMES))
+  local formats = { "html" }   -- html: the report page (acedata.report.html)
+  for i, name in ipairs(format.NAMES) do table.insert(formats, i, name) end
+  local fmt = need("usage proxies", args.choice("format", o.format or "table", formats))
   local by = o["group-by"] and need("usage proxies", args.choice("group-by", o["group-by"], group.NAMES))
+  -- --chart and --format html: a report (acedata.report.cli)
+  local period, perr = reports.period { chart = o.chart, format = fmt, group_by = by }
+  if perr then usage_error(perr, "usage proxies") end
   local opts = { page_size = 100, concurrency = 1 }
   if o["max-items"] then opts.max_items = need("usage proxies", args.integer("max-items", o["max-items"], 0)) end
   if o.concurrency then opts.concurrency = need("usage proxies", args.integer("concurrency", o.concurrency, 1, 16)) end
@@ -201,14 +212,14 @@ local function cmd_proxies(argv, first, env)
   for k, v in pairs(filters) do each_params[k] = v end
   for k, v in pairs(opts) do each_params[k] = v end
   -- Only what is printed or summed is decoded.
-  each_params.fields = by and group.FIELDS[by] or format.fields(fmt)
+  each_params.fields = period and reports.FIELDS or by and group.FIELDS[by] or format.fields(fmt)
   -- Misuse (a control character in an id, ...) raises here, before anything is sent.
   local iter = api_call(client.usage.proxies.each, each_params)
 
   -- The progress line: on a terminal stderr, unless the records themselves go to that terminal
   -- (they would tear it apart).
   local line
-  if env.isatty(2) and (o.output or by or not env.isatty(1)) then
+  if env.isatty(2) and (o.output or by or period or not env.isatty(1)) then
     -- One small request for the count the line needs (only for terminals).
     local count_params = { limit = 1 }
     for k, v in pairs(filters) do count_params[k] = v end
@@ -222,7 +233,7 @@ local function cmd_proxies(argv, first, env)
   -- The output is opened, and a header written, only once the first page came: a request that
   -- fails at once leaves no empty file and no lone header behind.
   local out, close, sink
-  local grouping = by and group.new(by)
+  local grouping = period and reports.new(period) or by and group.new(by)
   local ok, err = pcall(function()
     local rec = iter()
     out, close = open_output(env, o.output)
@@ -240,7 +251,9 @@ local function cmd_proxies(argv, first, env)
     if require("acedata").is_error(err) then stop(FAILED, tostring(err)) end
     error(err, 0)
   end
-  if grouping then
+  if period then
+    reports.write(grouping, out, { format = fmt, output = o.output }, env, filters)
+  elseif grouping then
     local rows, width = grouping:rows()
     local w = format.groups(fmt, out, by, width)
     for _, row in ipairs(rows) do w:row(row) end

@@ -18,8 +18,15 @@
 --
 -- * `fetch(filters, cb)`: every matching record: `cb(records)` or `cb(nil, err)`
 -- * `run(fn, cb)`: any code using the client, as a task: `cb(results…)` or `cb(nil, err)`
--- * `report_lines(records [, opts])`: the report as lines (acedata.nvim.report)
--- * `open_report(lines [, open])`: a scratch buffer (buftype nofile, filetype `acedata`) -> bufnr
+-- * `report_lines(records [, opts])`: the report as lines (acedata.nvim.report); `report(records
+--   [, opts])`: its lines and the highlights of its chart
+-- * `open_report(lines [, open [, highlights]])`: a scratch buffer (buftype nofile, filetype
+--   `acedata`), the chart's highlights applied -> bufnr
+--
+-- The report opens with a stacked bar chart of deducted credits per day and service; each
+-- service's bars use a highlight group `AceDataService1`…`AceDataService6` (linked by default to
+-- Identifier, Statement, Type, Constant, PreProc, Special, so colour schemes apply), the chart's
+-- title `AceDataTitle` (linked to Title).
 -- * `usage(args [, done])`: what `:AceDataUsage args` does; `done(bufnr)` or `done(nil, err)`
 -- * `client()`: the plugin's client (acedata.luv), made on first use; `close()` frees it
 --
@@ -151,15 +158,39 @@ function M.report_lines(records, opts)
   return report.lines(records, opts)
 end
 
+--- The report's lines and the highlights of its chart (see acedata.nvim.report.render).
+-- @tparam table records
+-- @tparam[opt] table opts `filters`, `records = false`, `width`, `chart = false`
+-- @treturn table lines
+-- @treturn table highlights `{group, line, col_start, col_end}`
+function M.report(records, opts)
+  return report.render(records, opts)
+end
+
+--- Defines the report's highlight groups as default links (a colour scheme's own win).
+function M.define_highlights()
+  for _, h in ipairs(report.HIGHLIGHTS) do vim.cmd(("highlight default link %s %s"):format(h[1], h[2])) end
+  vim.cmd(("highlight default link %s %s"):format(report.TITLE_HIGHLIGHT[1], report.TITLE_HIGHLIGHT[2]))
+end
+
+--- The namespace of the report's highlights.
+M.namespace = nil
+
 --- Opens `lines` in a new scratch buffer (buftype nofile, not modifiable, filetype `acedata`).
 -- @tparam table lines
 -- @tparam[opt] string open "split", "vsplit", "tab" or "current" (default: setup{}'s)
+-- @tparam[opt] table highlights `{group, line, col_start, col_end}` (as `report` returns them)
 -- @treturn integer the buffer number
-function M.open_report(lines, open)
+function M.open_report(lines, open, highlights)
   local api = vim.api
   local buf = api.nvim_create_buf(false, true)
   api.nvim_buf_set_option(buf, "bufhidden", "wipe")
   api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  if highlights and #highlights > 0 then
+    M.define_highlights()
+    M.namespace = M.namespace or api.nvim_create_namespace("acedata")
+    for _, h in ipairs(highlights) do api.nvim_buf_add_highlight(buf, M.namespace, h[1], h[2], h[3], h[4]) end
+  end
   api.nvim_buf_set_option(buf, "modifiable", false)
   reports = reports + 1
   pcall(api.nvim_buf_set_name, buf, "acedata://usage/" .. reports)
@@ -196,7 +227,11 @@ function M.usage(input, done)
       if done then done(nil, err) end
       return
     end
-    local buf = M.open_report(report.lines(records, { filters = shown }))
+    -- The chart fits the window the report opens in (half of it for a vertical split).
+    local width = vim.api.nvim_win_get_width(0)
+    if config.open == "vsplit" then width = math.floor(width / 2) end
+    local lines, highlights = report.render(records, { filters = shown, width = math.max(40, width - 1) })
+    local buf = M.open_report(lines, nil, highlights)
     vim.api.nvim_exec_autocmds("User", { pattern = "AceDataReport", modeline = false })
     if done then done(buf) end
   end)

@@ -18,6 +18,7 @@ description = {
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse >= 0.7",   -- the `acedata` command line (Debian: lua-argparse)
 }
 external_dependencies = {
   -- Only the library: Debian keeps curl.h under a multiarch include directory LuaRocks does not

@@ -6,7 +6,13 @@
 --      request_id = "…", attempts = 3, url = "https://…", retry_after = 1 }
 --
 -- `kind` is one of `auth`, `permission`, `not_found`, `bad_request`, `rate_limit`, `server`,
--- `http`, `network`, `timeout`, `tls`, `decode`. The token never appears in any field.
+-- `http`, `network`, `timeout`, `tls`, `proxy`, `decode`. The token never appears in any field,
+-- nor the password of a URL (`scheme://user:password@…`, e.g. a proxy's).
+--
+-- `proxy`: the proxy between us and the API refused: it answered the CONNECT of an https://
+-- request with a failure (`status` is the proxy's, e.g. 403 or 407), its name did not resolve,
+-- or it answered a plain http:// request with 407 (Proxy Authentication Required). The API never
+-- saw the request: it is not retried, and a 407 is never read as the API refusing the token.
 -- @module acedata.errors
 
 local errors = {}
@@ -17,7 +23,7 @@ Error.__index = Error
 --- Kinds, with the statuses that map to them.
 local KIND_BY_STATUS = {
   [400] = "bad_request", [401] = "auth", [403] = "permission", [404] = "not_found",
-  [422] = "bad_request", [429] = "rate_limit",
+  [407] = "proxy", [422] = "bad_request", [429] = "rate_limit",
 }
 
 --- The kind for an HTTP status that is not a success.
@@ -55,7 +61,11 @@ end
 -- @return the error
 function errors.new(fields, secret)
   local e = {}
-  for k, v in pairs(fields) do e[k] = redact(v, secret) end
+  for k, v in pairs(fields) do
+    v = redact(v, secret)
+    if type(v) == "string" then v = v:gsub("(%a[%w+.-]*://)[^/@%s]*@", "%1[REDACTED]@") end
+    e[k] = v
+  end
   e.message = e.message or e.kind
   return setmetatable(e, Error)
 end
@@ -104,8 +114,10 @@ end
 function errors.from_response(res, ctx)
   local msg, code = from_body(res.body)
   local h = res.headers or {}
+  local kind = errors.kind_for_status(res.status)
+  if kind == "proxy" then msg = "the proxy asks for credentials (Proxy Authentication Required)" end
   return errors.new({
-    kind = errors.kind_for_status(res.status),
+    kind = kind,
     status = res.status,
     code = code,
     message = msg or ("HTTP " .. res.status),

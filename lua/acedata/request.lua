@@ -3,6 +3,7 @@
 -- @module acedata.request
 
 local errors = require "acedata.errors"
+local log = require "acedata.log"
 local retry = require "acedata.retry"
 
 local request = {}
@@ -10,7 +11,8 @@ local request = {}
 --- Turns one attempt's outcome into (body) or (nil, err).
 local function outcome(res, terr, ctx)
   if not res then
-    return nil, errors.new({ kind = terr.kind, message = terr.message, url = ctx.url, attempts = ctx.attempts }, ctx.secret)
+    return nil, errors.new({ kind = terr.kind, status = terr.status, message = terr.message, url = ctx.url,
+      attempts = ctx.attempts }, ctx.secret)
   end
   if res.status >= 200 and res.status <= 299 then
     if res.decode_error then
@@ -63,8 +65,10 @@ function request.get(client, url, deadline, decode_opts)
       if left < cfg.timeout then timeout = left end
     end
     ctx.attempts = ctx.attempts + 1
+    local started = t:now()
     local res, terr = t:get(url, client.headers, timeout, decode_opts)
     local body, err = outcome(res, terr, ctx)
+    log.attempt(client, ctx, started, t:now(), res, err)
     if err == nil then return body, nil, ctx.attempts end
     last_err = err
 
@@ -75,6 +79,7 @@ function request.get(client, url, deadline, decode_opts)
     local wait = retry.delay(cfg, ctx.attempts, retry_after, math.random)
     if deadline and t:now() + wait >= deadline then return nil, past_deadline(ctx, err) end
     if retry_after and shared then shared.pause_until = math.max(shared.pause_until, t:now() + wait) end
+    log.retry(client, ctx, wait, err)
     t:sleep(wait)
   end
 end

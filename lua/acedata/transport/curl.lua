@@ -10,7 +10,8 @@
 --      transport may ignore them: they only save work)
 --      res  = { status = 200, headers = { ["x-request-id"] = "…" }, body = <decoded JSON or nil>,
 --               decode_error = "… at byte N" | nil }
---      terr = { kind = "network"|"timeout"|"tls", message = "…" }
+--      terr = { kind = "network"|"timeout"|"tls"|"proxy", message = "…",
+--               status = <the proxy's answer to CONNECT, kind "proxy" only, or nil> }
 --    t:sleep(seconds); t:now() -> monotonic seconds; t:close()
 -- @module acedata.transport.curl
 
@@ -37,9 +38,9 @@ end
 -- `decode_opts` (optional) are core.decode's options for the body.
 function transport:get(url, headers, timeout, decode_opts)
   local s = self.session
-  local status, hdrs, message = s:get(url, headers, timeout)
+  local status, hdrs, message, _, proxy_status = s:get(url, headers, timeout)
   if not status then
-    return nil, { kind = hdrs, message = message }
+    return nil, { kind = hdrs, message = message, status = proxy_status }
   end
   local body, decode_error = s:decode(decode_opts)
   return { status = status, headers = hdrs, body = body, decode_error = decode_error }

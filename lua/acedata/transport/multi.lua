@@ -30,8 +30,8 @@ function transport:get(url, headers, timeout, decode_opts)
   if req:state() ~= "done" then
     return nil, { kind = "network", message = "request cancelled" }
   end
-  local status, hdrs, message = req:result()
-  if not status then return nil, { kind = hdrs, message = message } end
+  local status, hdrs, message, _, proxy_status = req:result()
+  if not status then return nil, { kind = hdrs, message = message, status = proxy_status } end
   local body, decode_error = req:decode(decode_opts)
   return { status = status, headers = hdrs, body = body, decode_error = decode_error }
 end

@@ -8,8 +8,8 @@
 --
 -- A line, for an attempt and for a wait:
 --
---    acedata: GET https://platform.acedata.cloud/api/v1/usage/proxies/?limit=100 200 41ms attempt=1 request_id=7f…
---    acedata: GET https://…/api/v1/usage/proxies/?limit=100 503 12ms attempt=1 request_id=7f… error=server: Service Unavailable
+--    acedata: GET https://platform.acedata.cloud/api/v1/usage/proxies/?limit=100 200 41.3ms attempt=1 request_id=7f…
+--    acedata: GET https://…/api/v1/usage/proxies/?limit=100 503 12.0ms attempt=1 request_id=7f… error=server: Service Unavailable
 --    acedata: GET https://…/api/v1/usage/proxies/?limit=100 retry in 0.250s after attempt=1 (server, HTTP 503)
 --
 -- `on_response(info)` is called after every attempt with
@@ -58,7 +58,7 @@ function log.stderr(line)
 end
 
 local function ms_text(ms)
-  return string.format("%dms", math.floor(ms + 0.5))
+  return string.format("%.1fms", ms)
 end
 
 --- The text of one event (see the module doc).

@@ -4,11 +4,12 @@
 -- logs. Each case runs in a child process, which gets the proxy variables (Lua cannot set them).
 local child = require "spec.helpers.child"
 local cjson = require "cjson"
+local logs = require "spec.helpers.logs"
 local mock = require "spec.helpers.mock"
 local pki = require "spec.helpers.pki"
 local socket = require "socket"
 
-local PASSWORD = "pr0xy-s3cret"
+local PASSWORD = logs.PROXY_PASSWORD
 
 local function free_port()
   local s = assert(socket.bind("127.0.0.1", 0))
@@ -66,7 +67,9 @@ local function me_through(env)
   for k, v in pairs(env) do vars[k] = v end
   local out, ok = child.run(CODE, vars)
   assert(ok, out)
-  return cjson.decode(out)
+  local r = cjson.decode(out)
+  logs.keep("spec/55-proxy_spec.lua", r.log .. "\n" .. (r.text or ""))
+  return r
 end
 
 describe("through a forward proxy", function()

@@ -1,6 +1,7 @@
 -- The `acedata` command's output file, amounts and log, as a child process against the mock.
 local child = require "spec.helpers.child"
 local cjson = require "cjson"
+local logs = require "spec.helpers.logs"
 local mock = require "spec.helpers.mock"
 
 local dataset = mock.dataset
@@ -10,7 +11,9 @@ local function acedata(argv, env)
   for k, v in pairs(env or {}) do vars[k] = v end
   local words = { child.interpreter(), "bin/acedata" }
   for _, a in ipairs(argv) do words[#words + 1] = a end
-  return child.exec(words, vars)
+  local out, err, status = child.exec(words, vars)
+  logs.keep("spec/83-cli_output_spec.lua: acedata " .. table.concat(argv, " "), err)
+  return out, err, status
 end
 
 local function write_file(path, s)

@@ -93,6 +93,34 @@ describe("acedata --output FILE", function()
     assert.same({ "me.json" }, listing(dir))
   end)
 
+  it("removes its temporary file when interrupted (SIGINT) half-way, leaving FILE as it was", function()
+    local socket = require "socket"
+    local path = dir .. "/report.csv"
+    write_file(path, "yesterday's report\n")
+    mock.config { records = 2000, page_delay_ms = 200 }
+    local envfile = child.env_file(dir .. "/../" .. dir:match("[^/]+$") .. ".env", {
+      ACEDATACLOUD_PLATFORM_TOKEN = mock.TOKEN, PLATFORM_API_BASE_URL = mock.url(), ACEDATA_LOG = false })
+    local p = assert(io.popen("sh -c '. \"$0\"; \"$@\" >/dev/null 2>\"$0.err\" & echo $!' " .. child.quote(envfile) .. " "
+      .. child.quote(child.interpreter()) .. " bin/acedata usage proxies --format csv --output " .. child.quote(path)))
+    local pid = assert(tonumber(p:read("*a"):match("%d+")))
+    p:close()
+    local function alive() local ok = os.execute("kill -0 " .. pid .. " 2>/dev/null") return ok == true or ok == 0 end
+    -- wait (at most 10 s) until the temporary file is there: records are being written
+    local deadline = socket.gettime() + 10
+    while #listing(dir) < 2 and socket.gettime() < deadline do socket.sleep(0.05) end
+    assert.equal(2, #listing(dir))
+    os.execute("kill -INT " .. pid)
+    deadline = socket.gettime() + 10
+    while alive() and socket.gettime() < deadline do socket.sleep(0.05) end
+    assert.is_false(alive())
+    local err = child.read(envfile .. ".err")
+    os.remove(envfile)
+    os.remove(envfile .. ".err")
+    assert.equal("acedata: interrupted\n", err)
+    assert.same({ "report.csv" }, listing(dir))
+    assert.equal("yesterday's report\n", child.read(path))
+  end)
+
   it("exits 1 when FILE's directory does not exist, naming FILE", function()
     local path = dir .. "/missing/report.csv"
     local _, err, status = acedata { "usage", "proxies", "--max-items", "3", "--output", path }

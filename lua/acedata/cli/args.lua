@@ -123,7 +123,7 @@ function args.build()
   proxies:group("Filters",
     proxies:option("--application-id", "Only this application (repeat for several)."):count("*"):argname("ID"),
     proxies:option("--proxy-id", "Only this proxy (repeat for several)."):count("*"):argname("ID"),
-    proxies:option("--user-id", "Whose records (default: the token's owner)."):argname("ID")
+    proxies:option("--user-id", "Whose records: an id, or me (the default: the token's owner)."):argname("ID")
       :convert(not_empty("user-id")),
     proxies:option("--from", "Created at or after TIME."):argname("TIME"):convert(time("from")),
     proxies:option("--to", "Created at or before TIME."):argname("TIME"):convert(time("to")),

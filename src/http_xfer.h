@@ -101,7 +101,8 @@ int ad_xfer_prepare(ad_xfer *x, lua_State *L, int url_idx, int hdr_idx);
 void ad_xfer_finish(ad_xfer *x, CURLcode code);
 
 /* Pushes `status, headers` (returns 2) or `nil, kind, message, curl_code, proxy_status` (returns
- * 5; proxy_status is nil unless a proxy refused the CONNECT) for the last transfer. Raises only memory errors (including the case of a callback that ran out of memory). */
+ * 5; proxy_status is nil unless a proxy refused the CONNECT) for the last transfer. Raises only
+ * memory errors (including the case of a callback that ran out of memory). */
 int ad_xfer_push_result(lua_State *L, ad_xfer *x);
 
 /* Decodes the body with the core.decode options table at opts_idx (none/nil: defaults): the

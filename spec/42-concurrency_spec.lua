@@ -102,7 +102,7 @@ describe("usage.proxies.each{concurrency = n}", function()
     ]])
     local client = mock.client()
     assert.equal(5, run(client.usage.proxies))
-    assert.equal(0, client:concurrent().loop.multi:info().running)
+    assert.equal(0, client.runtime:info().running)
   end)
 end)
 

@@ -101,10 +101,16 @@ describe("OpenResty", function()
       assert.equal(7, v.n)
     end)
 
-    it("refuses transport = \"ngx\" outside OpenResty, with a clear error", function()
+    it("refuses runtime = \"ngx\" outside OpenResty, with a clear error", function()
+      assert.has_error(function()
+        acedata.new { token = mock.TOKEN, base_url = mock.url(), runtime = "ngx" }
+      end, "acedata: runtime \"ngx\" works only inside OpenResty / ngx_lua (no ngx.socket here)")
+    end)
+
+    it("takes transport, the 0.1 name of runtime", function()
       assert.has_error(function()
         acedata.new { token = mock.TOKEN, base_url = mock.url(), transport = "ngx" }
-      end, "acedata: transport \"ngx\" works only inside OpenResty / ngx_lua (no ngx.socket here)")
+      end, "acedata: runtime \"ngx\" works only inside OpenResty / ngx_lua (no ngx.socket here)")
     end)
 
     it("serves the default client from the environment named by env directives", function()

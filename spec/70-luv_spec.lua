@@ -1,4 +1,4 @@
--- acedata.luv and acedata.loop.luv in plain Lua, on luv's default loop, against the mock.
+-- acedata.luv and acedata.runtime.luv in plain Lua, on luv's default loop, against the mock.
 -- Every run ends by running the uv loop until it has nothing left to do (bounded by an unref'd
 -- guard timer), then counts the uv handles still open: there must be none.
 local mock = require "spec.helpers.mock"
@@ -8,7 +8,7 @@ local newest_first_ids = mock.newest_first_ids
 local list_requests = mock.list_requests
 local uv = require "luv"
 
--- PUC Lua 5.1 cannot yield across pcall: there the luv transport refuses to start.
+-- PUC Lua 5.1 cannot yield across pcall: there the luv runtime refuses to start.
 local YIELDABLE = coroutine.wrap(function() return pcall(coroutine.yield, true) end)() == true
 
 
@@ -151,7 +151,7 @@ describe("acedata.luv", function()
     local c = client()
     local ok, err = pcall(function() return c.usage.proxies {} end)
     assert.is_false(ok)
-    assert.equal('acedata: with transport = "luv", call the API inside acedata.luv.run(…)', err)
+    assert.equal('acedata: with runtime = "luv", call the API inside acedata.luv.run(…)', err)
     assert.equal(0, #mock.log())
   end)
 
@@ -193,7 +193,7 @@ describe("acedata.luv", function()
       function(list) done = #list == 300 end)
     run_loop(10)
     assert.is_true(done)
-    assert.equal(0, c.loop:handles())
+    assert.equal(0, c.runtime:handles())
     local n, names = open_handles()
     assert.equal(0, n, names)
     -- and the kept-alive connection is used again by the next run
@@ -201,7 +201,7 @@ describe("acedata.luv", function()
     aluv.run(c, function(cl) return cl.usage.proxies { limit = 1 } end, function(p) again = p.count == 1000 end)
     run_loop(10)
     assert.is_true(again)
-    assert.equal(1, c.loop.multi:info().connects)
+    assert.equal(1, c.runtime:info().connects)
   end)
 
   it("keeps a uv timer firing while a request waits on a slow server", function()
@@ -266,7 +266,7 @@ describe("acedata.luv", function()
   it("refuses a client not made for luv, and a missing callback", function()
     local plain = mock.client()
     assert.has_error(function() aluv.run(plain, function() end, function() end) end,
-      'acedata: expected a client made by acedata.luv.new (transport = "luv")')
+      'acedata: expected a client made by acedata.luv.new (runtime = "luv")')
     local c = client()
     assert.has_error(function() c.async.usage.proxies({}, nil) end, "acedata: callback must be a function, got nil")
     plain:close()

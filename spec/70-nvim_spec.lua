@@ -140,7 +140,7 @@ describe("acedata.nvim in headless Neovim", function()
           end
           out("handles_made=" .. #made)
           out("handles_left=" .. left)
-          out("client_handles=" .. require("acedata.nvim").client().loop:handles())
+          out("client_handles=" .. require("acedata.nvim").client().runtime:handles())
           stop_guard()
           done()
         end, 50)

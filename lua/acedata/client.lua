@@ -1,9 +1,10 @@
---- A client: options, a transport, and the endpoints bound to them.
+--- A client: options, a runtime, and the endpoints bound to them.
 -- @module acedata.client
 
 local config = require "acedata.config"
 local core = require "acedata.core"
 local request = require "acedata.request"
+local runtime = require "acedata.runtime"
 local usage = require "acedata.usage"
 
 local client = {}
@@ -21,29 +22,6 @@ local function user_agent(extra)
   return ua
 end
 
---- Picks the transport: a table given by the caller, the name "curl" or "ngx", or the default.
-local function open_transport(cfg)
-  local t = cfg.transport
-  if type(t) == "table" then return t, "custom" end
-  if t == nil then
-    t = "curl"
-    if rawget(_G, "ngx") and _G.ngx.socket and _G.ngx.get_phase then
-      local ok = pcall(require, "acedata.transport.ngx")
-      if ok then t = "ngx" end
-    end
-  end
-  if t == "luv" then
-    -- Every call runs in a task of the luv loop (see acedata.luv); requests never block it.
-    local multi = require "acedata.transport.multi"
-    local loop = require("acedata.loop.luv").new(core.multi(multi.curl_options(cfg)))
-    return multi.new(cfg, loop), t, loop
-  end
-  if t ~= "curl" and t ~= "ngx" then
-    error("acedata: transport must be \"curl\", \"ngx\", \"luv\" or a table, got " .. tostring(t), 4)
-  end
-  return require("acedata.transport." .. t).new(cfg), t
-end
-
 --- Makes a client. See the README for every option.
 -- @tparam[opt] table opts
 -- @return client
@@ -51,13 +29,14 @@ function client.new(opts)
   local cfg = config.build(opts, 2)
   cfg.full_user_agent = user_agent(cfg.user_agent)
   local self = setmetatable({ cfg = cfg }, Client)
-  self.transport, self.transport_name, self.loop = open_transport(cfg)
-  self.shared = { pause_until = 0 }   -- a 429 pauses every request of the client (and its views)
+  self.runtime = runtime.open(cfg, 2)
+  self.runtime_name = self.runtime.name
+  self.shared = { pause_until = 0 }   -- a 429 pauses every request of the client
   self.headers = { "Accept: application/json", "Authorization: Bearer " .. cfg.token }
   self.usage = { proxies = usage.proxies_api(self) }
   --- The token's owner: `GET /api/v1/platform-tokens/me/` -> `{id, username, email, …}`.
   self.me = function(deadline)   -- deadline: internal (monotonic time), see acedata.request
-    if deadline == nil and cfg.deadline then deadline = self.transport:now() + cfg.deadline end
+    if deadline == nil and cfg.deadline then deadline = self.runtime:now() + cfg.deadline end
     local me, err, attempts = self:get(cfg.base_url .. ME_PATH, deadline)
     if me ~= nil and type(me) == "table" and type(me.id) == "string" then self.me_id = me.id end
     return me, err, attempts
@@ -82,28 +61,9 @@ function Client:whoami(deadline)
   return self.me_id
 end
 
---- A view of this client whose requests go through a loop, so several can be in flight:
--- `view.loop` (acedata.loop.*) and `view.transport`. Made once, on first use.
-function Client:concurrent()
-  if self.loop then return self end
-  if not self.concurrent_view then
-    local loop, t
-    if self.transport_name == "ngx" then
-      loop, t = require("acedata.loop.ngx").new(), self.transport
-    else
-      local multi = require "acedata.transport.multi"
-      loop = require("acedata.loop.blocking").new(core.multi(multi.curl_options(self.cfg)))
-      t = multi.new(self.cfg, loop)
-    end
-    self.concurrent_view = setmetatable({ loop = loop, transport = t }, { __index = self })
-  end
-  return self.concurrent_view
-end
-
 --- Frees the connection. The client must not be used afterwards.
 function Client:close()
-  self.transport:close()
-  if self.concurrent_view then self.concurrent_view.transport:close() end
+  if self.runtime.close then self.runtime:close() end
 end
 
 Client.__close = Client.close

@@ -22,7 +22,7 @@ local TYPES = {
   token = "string", base_url = "string", timeout = "number", connect_timeout = "number",
   max_retries = "number", ssl_verify = "boolean", ca_file = "string", user_agent = "string",
   allow_insecure = "boolean", backoff_base = "number", backoff_cap = "number",
-  max_retry_after = "number", deadline = "number", transport = "any", max_body = "number",
+  max_retry_after = "number", deadline = "number", runtime = "any", transport = "any", max_body = "number",
   log = "function", on_response = "function",
 }
 
@@ -72,6 +72,11 @@ function config.build(opts, level)
 
   local c = {}
   for k, v in pairs(opts) do c[k] = v end
+  -- `transport` is the 0.1 name of `runtime`.
+  if c.transport ~= nil then
+    if c.runtime ~= nil then fail("give runtime or transport (its old name), not both", level) end
+    c.runtime, c.transport = c.transport, nil
+  end
 
   c.token = c.token or os.getenv "ACEDATACLOUD_PLATFORM_TOKEN"
   if c.token == nil or c.token == "" then

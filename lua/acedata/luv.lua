@@ -23,7 +23,7 @@
 -- Inside `run`, the client's whole API works as usual (`proxies{}`, `.each`, `.all`, `.get`,
 -- `me()`) with the same retries, paging, concurrency and errors: each request yields the task to
 -- the loop until libcurl has finished it. Outside a task, a call raises
--- `acedata: with transport = "luv", call the API inside acedata.luv.run(…)` instead of blocking.
+-- `acedata: with runtime = "luv", call the API inside acedata.luv.run(…)` instead of blocking.
 --
 -- Callbacks are never called before `run` (or a wrapper) returns: they run from a uv callback of
 -- their own, after the task has finished. In Neovim that is a "fast event" context where most of
@@ -40,8 +40,8 @@ local unpack = table.unpack or unpack  -- luacheck: ignore (5.1)
 local aluv = {}
 
 local function check_client(client, level)
-  if type(client) ~= "table" or client.transport_name ~= "luv" or not client.loop then
-    error("acedata: expected a client made by acedata.luv.new (transport = \"luv\")", level + 1)
+  if type(client) ~= "table" or client.runtime_name ~= "luv" or not client.runtime then
+    error("acedata: expected a client made by acedata.luv.new (runtime = \"luv\")", level + 1)
   end
 end
 
@@ -64,7 +64,7 @@ function aluv.run(client, fn, callback, ...)
   check_client(client, 2)
   if type(fn) ~= "function" then error("acedata: fn must be a function, got " .. type(fn), 2) end
   check_callback(callback, 2)
-  local loop = client.loop
+  local loop = client.runtime
   local function on_done(task)
     local results = task.results
     if task.ok then
@@ -130,7 +130,7 @@ function aluv.async(client)
   }
 end
 
---- Makes a client whose requests go through the luv loop (`transport = "luv"`).
+--- Makes a client whose requests go through the luv loop (`runtime = "luv"`).
 -- @tparam[opt] table opts the options of `acedata.new` (token, base_url, timeout, …)
 -- @return the client, with `client.async` (see `aluv.async`); `client:close()` frees it and
 --   closes its uv handles
@@ -140,16 +140,17 @@ function aluv.new(opts)
   end
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
-  if o.transport ~= nil and o.transport ~= "luv" then
-    error("acedata: acedata.luv.new makes clients with transport = \"luv\"", 2)
+  local asked = o.runtime or o.transport
+  if asked ~= nil and asked ~= "luv" then
+    error("acedata: acedata.luv.new makes clients with runtime = \"luv\"", 2)
   end
-  o.transport = "luv"
+  o.runtime, o.transport = "luv", nil
   local client = client_mod.new(o)
   client.async = aluv.async(client)
   return client
 end
 
 --- The message a call made outside `run` raises.
-aluv.NOT_IN_TASK = require("acedata.loop.luv").NOT_IN_TASK
+aluv.NOT_IN_TASK = require("acedata.runtime.luv").NOT_IN_TASK
 
 return aluv

@@ -1,12 +1,28 @@
---- Lazy iteration over limit/offset pages.
+--- The paging planner: lazy iteration over limit/offset pages, exact whatever page sizes the
+-- server chooses, with 0..n requests ahead of the reader.
 --
--- A page is fetched only when the previous one is used up — or, with `ahead = n` and a loop,
--- up to n pages are fetched in the background while the current one is consumed (prefetch and
--- concurrency). Iteration stops at the server's `count`, at `max_items`, or on an empty page.
+-- Offsets are planned from what the server returned, never from `page_size` alone. The planner
+-- reads records in order from `pos`; a request starting exactly at `pos` is always planned (a
+-- missing one is asked for at once), and up to `ahead` more follow it, each `size` records
+-- further, `size` being the page size the server has shown so far (a short page that is not the
+-- last teaches it; so does a page longer than asked). A page is placed by its offset and sliced:
+-- only its records from `pos` on are used; requests that fell behind `pos` are cancelled.
+-- Sequential, prefetch and concurrency are the same planner with a different `ahead`.
 --
--- Records inserted while paging shift offsets: a record already yielded in the previous page
--- (same `id`) is skipped. Sequentially, when `count` grows by more than a page between two
--- fetches of a newest-first listing, the offset also skips ahead by the growth.
+-- Drift (the listing changes while it is read), the same in every mode (docs/paging.md):
+--
+-- * `-created_at` (newest first, the default): records created meanwhile come first and shift
+--   the rest. Each page's `count` tells by how much (count - the first page's count); the planner
+--   asks for the shifted offset and places each page where its records were at the first page.
+--   Records created after the first page are not yielded.
+-- * `created_at` (oldest first): records created meanwhile come last, after the offsets being
+--   read, and are not yielded either: the iteration ends at the first page's count.
+-- * Any other ordering: a `count` that changes raises a `drift` error (records may land anywhere).
+-- * A `count` lower than one seen before (records deleted) raises a `drift` error: records may
+--   have moved to offsets already read. (A deletion hidden by as many insertions between two
+--   pages cannot be seen by count-based offset paging.)
+-- * A record already yielded in the page before (same `id`) is dropped; a page with nothing
+--   but such records (a server that ignores `offset`) raises a `paging` error.
 -- @module acedata.paging
 
 local core = require "acedata.core"
@@ -16,90 +32,196 @@ local fresh_records = core.fresh   -- (page records, previous page's id set) -> 
 
 local paging = {}
 
+--- How many pages in a row may fall entirely behind the reader (the listing grew by more than a
+-- page between planning and serving) before the planner gives up with a `drift` error.
+paging.MAX_BEHIND = 8
+
 --- Makes the iterator.
--- @tparam function fetch `fetch(offset, limit) -> page | nil, err`, page = `{count=n, results={…}}`
--- @tparam table opts `page_size`, `max_items`, `offset` (start), `newest_first` (boolean),
---   `ahead` (pages in flight beyond the current one) and `loop` (an acedata loop, with ahead)
+-- @tparam table plan
+--   `fetch(offset, limit) -> page | nil, err` (page = `{count = n, results = {…}}`; runs inside a
+--   task of `runtime` when `ahead > 0`), `page_size`, `max_items`, `offset` (start), `order`
+--   (`"newest_first"`, `"oldest_first"` or `"other"`), `ahead` (requests beyond the one read next),
+--   `runtime` (with ahead), `url` (for errors), `secret` (scrubbed from errors)
 -- @treturn function iterator yielding records; raises the error object on failure
 -- @return nil, nil, and a to-be-closed value: closing it (or breaking out of a `for` on 5.4)
 --   cancels the requests in flight
-function paging.each(fetch, opts)
-  local page_size, max_items = opts.page_size, opts.max_items
-  local ahead, loop = opts.ahead or 0, opts.loop
-  local start = opts.offset or 0
-  local offset = start                 -- where the next sequential fetch starts
-  local planned                        -- with ahead: the offset of the next page to plan
-  local queue = {}                     -- with ahead: tasks of planned pages, in order
-  local records, index, n = {}, 1, 0   -- the current page, the next record in it, its size
-  local prev_seen                      -- ids of the previous page (a set)
-  local count                          -- the server's count at the last page
-  local yielded, skipped = 0, 0      -- records yielded, and dropped as already seen
+function paging.each(plan)
+  local fetch, limit, max_items = plan.fetch, plan.page_size, plan.max_items
+  local ahead, rt, order = plan.ahead or 0, plan.runtime, plan.order
+  local poke = ahead > 0 and rt.poke or nil   -- optional in a runtime
+  local start = plan.offset or 0
+  local pos = start                 -- the next record to yield, in first-page coordinates
+  local size = limit                -- the page size the server has shown
+  local first_count                 -- count at the first page
+  local growth = 0                  -- newest first: records created since the first page
+  local max_count                   -- the highest count seen
+  local inflight = {}               -- planned requests {at = offset, shift = growth, task = t}, by offset
+  local records, index, n = {}, 1, 0
+  local prev_seen                   -- ids of the page read before (a set)
+  local yielded, behind = 0, 0
   local finished = max_items == 0
+
+  local function fail(kind, message, extra)
+    local e = { kind = kind, message = message, url = plan.url }
+    for k, v in pairs(extra or {}) do e[k] = v end
+    return errors.new(e, plan.secret)
+  end
 
   local function stop()
     finished = true
     records, n = {}, 0
-    for i = #queue, 1, -1 do
-      loop:cancel(queue[i])
-      queue[i] = nil
+    for i = #inflight, 1, -1 do
+      if inflight[i].task then rt:cancel(inflight[i].task) end
+      inflight[i] = nil
     end
   end
 
-  local function fail(err)
+  local function raise(err)
     stop()
     error(err, 0)
   end
 
-  -- Keeps up to `ahead` planned pages in flight.
-  local plan
-  function plan()
-    while #queue < ahead and planned < count and (not max_items or planned - start < max_items + skipped) do
-      local at = planned
-      queue[#queue + 1] = loop:spawn(function()
-        local page, err = fetch(at, page_size)
+  -- Where the records end, in first-page coordinates (nil before the first page).
+  local function stop_at()
+    if not first_count then return nil end
+    local last = first_count
+    if max_items then last = math.min(last, start + max_items) end
+    return last
+  end
+
+  local function request(at)
+    -- floor: the highest count known when the request is sent; its answer cannot count fewer
+    -- unless records were deleted (answers may come in any order, so only this is a sound test).
+    local r = { at = at, shift = growth, floor = max_count }
+    if ahead > 0 then
+      r.task = rt:spawn(function()
+        local page, err = fetch(at + r.shift, limit)
         if not page then error(err, 0) end
         return page
       end)
-      planned = planned + page_size
+    end
+    return r
+  end
+
+  local reading                     -- the request whose page is being waited for
+
+  -- Keeps a request at `pos` and up to `ahead` more after it in flight (the one being read
+  -- counts as the first).
+  local function replan()
+    local last = stop_at()
+    -- Requests that fell behind the reader (or past the end) are of no use.
+    for i = #inflight, 1, -1 do
+      local r = inflight[i]
+      if r.at < pos or (last and r.at >= last) then
+        if r.task then rt:cancel(r.task) end
+        table.remove(inflight, i)
+      end
+    end
+    if not reading and (not last or pos < last) and (not inflight[1] or inflight[1].at ~= pos) then
+      if #inflight > ahead then           -- the one read next plus `ahead` at most
+        local far = table.remove(inflight)
+        if far.task then rt:cancel(far.task) end
+      end
+      table.insert(inflight, 1, request(pos))
+    end
+    if not last then return end          -- the first page: nothing else until count is known
+    -- While a page is read, `ahead` more are on their way; while one is waited for, it and
+    -- `ahead` more: concurrency = n keeps n requests in flight.
+    while #inflight < ahead do
+      local tail = inflight[#inflight] or reading
+      if not tail then break end
+      local at = tail.at + size
+      if at >= last then break end
+      inflight[#inflight + 1] = request(at)
     end
   end
 
-  -- The next page: fetched now, or taken from the planned ones. The page waited for leaves the
-  -- queue first, so `ahead` more stay on their way meanwhile: concurrency = n really keeps n
-  -- requests in flight, and at most 1 + ahead pages are alive (the one consumed, the queue).
-  local function next_page()
-    if ahead > 0 and count then
-      local task = table.remove(queue, 1)
-      if not task then return nil end
-      plan()
-      local ok, page = pcall(loop.join, loop, task)
-      if not ok then fail(page) end
-      return page
+  -- The page of the request at `pos`: fetched now, or waited for.
+  local function take()
+    local r = table.remove(inflight, 1)
+    reading = r
+    replan()                              -- the next ones go on their way meanwhile
+    local page, err
+    if r.task then
+      local ok, res = pcall(rt.join, rt, r.task)
+      reading = nil
+      if not ok then raise(res) end
+      page = res
+    else
+      page, err = fetch(r.at + r.shift, limit)
+      reading = nil
+      if not page then raise(err) end
     end
-    if count and offset >= count then return nil end
-    local page, err = fetch(offset, page_size)
-    if not page then fail(err) end
-    return page
+    return page, r
+  end
+
+  -- Checks a page against what the listing was, places it, and returns its records from `pos`.
+  local function place(page, r)
+    local got, count = page.results, page.count
+    local asked = r.at + r.shift
+    if not first_count then first_count, max_count = count, count end
+    if r.floor and count < r.floor then
+      raise(fail("drift", ("the listing shrank while paging (count %d, then %d at offset %d): records were "
+        .. "deleted, so others may have moved to offsets already read; read it again"):format(r.floor, count, asked),
+        { count = count }))
+    end
+    if order == "other" and count ~= first_count then
+      raise(fail("drift", ("the listing changed while paging (count %d, then %d at offset %d) and its ordering "
+        .. "is not by created_at, so records may have moved anywhere; read it again"):format(first_count, count, asked),
+        { count = count }))
+    end
+    max_count = math.max(max_count, count)
+    local at = r.at                      -- where the page starts, in first-page coordinates
+    if order == "newest_first" then
+      at = asked - (count - first_count)
+      growth = math.max(growth, count - first_count)
+    end
+    local last = stop_at()
+    if #got == 0 then
+      if asked < count and at < last then
+        raise(fail("paging", ("the server returned no records at offset %d although its count is %d")
+          :format(asked, count), { count = count }))
+      end
+      return nil
+    end
+    -- The server's page size, from a page that is not the last.
+    if #got ~= limit and asked + #got < count then size = #got end
+    if at + #got <= pos then               -- all of it was read already: the listing grew meanwhile
+      behind = behind + 1
+      if behind > paging.MAX_BEHIND then
+        raise(fail("drift", "the listing grows faster than it can be read (" .. behind
+          .. " pages in a row came back behind the reader)", { count = count }))
+      end
+      return {}
+    end
+    behind = 0
+    local list = got
+    local skip = pos - at
+    local keep = math.min(#got, last - at)  -- nothing beyond the end (max_items, the first count)
+    if skip > 0 or keep < #got then
+      list = {}
+      for i = skip + 1, keep do list[#list + 1] = got[i] end
+    end
+    pos = at + keep
+    local fresh, seen, dups = fresh_records(list, prev_seen)
+    prev_seen = seen
+    if dups > 0 and #fresh == 0 then
+      raise(fail("paging", ("the server returned the same records at offset %d as before (does it ignore offset?)")
+        :format(asked), { count = count }))
+    end
+    return fresh
   end
 
   local function refill()
     while true do
-      local page = next_page()
-      local got = page and page.results
-      if not got or #got == 0 then stop() return end
-      local grown = count and page.count - count or 0
-      count = page.count
-      if ahead > 0 and not planned then
-        planned = offset + #got
-        plan()                          -- the next pages start on their way now
-      end
-      local fresh, seen, dups = fresh_records(got, prev_seen)
-      skipped = skipped + dups
-      prev_seen = seen
-      offset = offset + #got
-      if opts.newest_first and grown > #got then offset = offset + (grown - #got) end
-      if #fresh > 0 then
-        records, index, n = fresh, 1, #fresh
+      local last = stop_at()
+      if last and pos >= last then stop() return end
+      if not inflight[1] or inflight[1].at ~= pos then replan() end
+      local list = place(take())
+      if list == nil then stop() return end
+      if ahead > 0 then replan() end      -- the next pages go on their way while these are read
+      if #list > 0 then
+        records, index, n = list, 1, #list
         return
       end
     end
@@ -107,17 +229,17 @@ function paging.each(fetch, opts)
 
   local function iter()
     if finished then return nil end
-    if max_items and yielded >= max_items then stop() return nil end
     if index > n then
       refill()
       if index > n then return nil end
     end
     -- Let the pages in flight progress while the caller works (cheap, and not on every record).
-    if loop and #queue > 0 and index % 32 == 0 then loop:poke() end
+    if poke and index % 32 == 0 then poke(rt) end
     local rec = records[index]
     records[index] = nil                -- the caller owns it now; keep the page light
     index = index + 1
     yielded = yielded + 1
+    if max_items and yielded >= max_items then stop() end
     return rec
   end
 
@@ -126,12 +248,11 @@ function paging.each(fetch, opts)
 end
 
 --- Collects every record of an iteration into an array.
--- @tparam function fetch as for `each`
--- @tparam table opts as for `each`
+-- @tparam table plan as for `each`
 -- @return array of records, or nil and an error
-function paging.all(fetch, opts)
+function paging.all(plan)
   local list = {}
-  local iter = paging.each(fetch, opts)
+  local iter = paging.each(plan)
   local ok, err = pcall(function()
     for rec in iter do list[#list + 1] = rec end
   end)

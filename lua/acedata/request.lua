@@ -1,5 +1,5 @@
---- One API call with the retry policy: attempts through the client's transport, maps failures
--- to typed errors, waits between attempts.
+--- The retry loop: one API call as attempts through the client's runtime, each response decoded
+-- here (transports only do HTTP), failures mapped to typed errors, waits between attempts.
 -- @module acedata.request
 
 local errors = require "acedata.errors"
@@ -8,24 +8,27 @@ local retry = require "acedata.retry"
 
 local request = {}
 
---- Turns one attempt's outcome into (body) or (nil, err).
-local function outcome(res, terr, ctx)
+--- Turns one attempt's outcome into (body) or (nil, err): a success is decoded with
+-- `decode_opts`; an error response is decoded for its message.
+local function outcome(res, terr, ctx, decode_opts)
   if not res then
     return nil, errors.new({ kind = terr.kind, status = terr.status, message = terr.message, url = ctx.url,
       attempts = ctx.attempts }, ctx.secret)
   end
-  if res.status >= 200 and res.status <= 299 then
-    if res.decode_error then
-      local h = res.headers or {}
+  local status, h = res.status, res.headers or {}
+  if status >= 200 and status <= 299 then
+    local body, decode_error = res:decode(decode_opts)
+    if decode_error ~= nil then
       return nil, errors.new({
-        kind = "decode", status = res.status, url = ctx.url, attempts = ctx.attempts,
-        message = "response is not valid JSON: " .. res.decode_error,
+        kind = "decode", status = status, url = ctx.url, attempts = ctx.attempts,
+        message = "response is not valid JSON: " .. decode_error,
         request_id = h["x-request-id"] or h["request-id"],
       }, ctx.secret)
     end
-    return res.body
+    return body
   end
-  return nil, errors.from_response(res, ctx)
+  local body = res:decode()
+  return nil, errors.from_response({ status = status, headers = h, body = body }, ctx)
 end
 
 --- The error for a call that reached its deadline: the last attempt's error, or a timeout when
@@ -40,14 +43,14 @@ local function past_deadline(ctx, err)
 end
 
 --- GETs `url` and returns the decoded body, retrying what is worth retrying.
--- @tparam table client the client (cfg, transport, headers)
+-- @tparam table client the client (cfg, runtime, headers, shared)
 -- @tparam string url
 -- @tparam[opt] number deadline monotonic time after which no new attempt starts; an attempt
 --   started before it is given at most the time that is left
 -- @tparam[opt] table decode_opts core.decode's options for the body (`fields`)
 -- @return body, nil, attempts; or nil and an error (`err.attempts` is always set)
 function request.get(client, url, deadline, decode_opts)
-  local cfg, t = client.cfg, client.transport
+  local cfg, t = client.cfg, client.runtime
   local ctx = { url = url, attempts = 0, secret = cfg.token }
   local shared = client.shared
   local last_err
@@ -66,8 +69,8 @@ function request.get(client, url, deadline, decode_opts)
     end
     ctx.attempts = ctx.attempts + 1
     local started = t:now()
-    local res, terr = t:get(url, client.headers, timeout, decode_opts)
-    local body, err = outcome(res, terr, ctx)
+    local res, terr = t:get(url, client.headers, timeout)
+    local body, err = outcome(res, terr, ctx, decode_opts)
     log.attempt(client, ctx, started, t:now(), res, err)
     if err == nil then return body, nil, ctx.attempts end
     last_err = err

@@ -4,6 +4,8 @@
 local errors = require "acedata.errors"
 local paging = require "acedata.paging"
 local query = require "acedata.query"
+local request = require "acedata.request"
+local runtime = require "acedata.runtime"
 
 local usage = {}
 
@@ -37,21 +39,19 @@ local function to_page(body, url, limit, offset, attempts, secret)
   return { count = count, results = list, limit = limit, offset = offset }
 end
 
---- Copies `params`, replacing user_id "me" (and a missing user_id) by the caller's id.
--- user_id = false sends none (for tokens that may list every user's records).
-local function with_user(client, params, level, deadline)
-  local out = {}
-  for k, v in pairs(params) do out[k] = v end
-  if out.user_id == nil or out.user_id == "me" then
-    local me, err = client:whoami(deadline)
-    if not me then return nil, err end
-    out.user_id = me
-  elseif out.user_id == false then
-    out.user_id = nil
-  elseif type(out.user_id) ~= "string" then
-    fail("user_id must be a string, \"me\" or false, got " .. type(out.user_id), level + 1)
-  end
-  return out
+--- The user_id to send: the caller's id for nil or "me" (asked once per client), none for
+-- false (tokens that may list every user's records), else the string given.
+local function resolve_user(client, user_id, deadline)
+  if user_id == false then return nil end
+  if user_id == nil or user_id == "me" then return client:whoami(deadline) end
+  return user_id
+end
+
+--- The ordering of a listing, for the planner's drift rules (acedata.paging).
+local function order_of(ordering)
+  if ordering == nil or ordering == "-created_at" then return "newest_first" end
+  if ordering == "created_at" then return "oldest_first" end
+  return "other"
 end
 
 --- The decoder options for `fields = {"name", …}`: records keep only these keys, and `id` (paging
@@ -86,6 +86,10 @@ end
 --- Checks the list parameters as they will be encoded (user_id "me"/false aside), raising on misuse.
 -- A message may quote a value: the token is scrubbed from it, should a caller pass it by mistake.
 local function check_filters(params, level, secret)
+  local u = params.user_id
+  if u ~= nil and u ~= false and type(u) ~= "string" then
+    fail("user_id must be a string, \"me\" or false, got " .. type(u), level + 1)
+  end
   local probe = {}
   for k, v in pairs(params) do probe[k] = v end
   if probe.user_id == "me" or probe.user_id == false then probe.user_id = nil end
@@ -99,22 +103,45 @@ end
 function usage.proxies_api(client)
   -- The client option `deadline`: seconds for one call (or one whole each{}/all{}) by default.
   local function default_deadline()
-    return client.cfg.deadline and client.transport:now() + client.cfg.deadline
+    return client.cfg.deadline and client.runtime:now() + client.cfg.deadline
   end
 
-  -- conn: the client, or its concurrent view (same options, a transport on a loop)
-  local function list(params, deadline, level, conn, dopts)
-    check_filters(params, level + 1, client.cfg.token)   -- misuse raises before anything is sent
-    local p, err = with_user(client, params, level + 1, deadline)
-    if not p then return nil, err end
-    local qs = query.encode(LIST_SCHEMA, p, nil, level + 1)
-    local url = client.cfg.base_url .. LIST_PATH .. (qs ~= "" and "?" .. qs or "")
-    local body, rerr, attempts = (conn or client):get(url, deadline, dopts)
-    if body == nil then return nil, rerr end
-    return to_page(body, url, p.limit, p.offset or 0, attempts, client.cfg.token)
+  -- The URL of a listing without limit and offset, built once: filters checked (misuse raises
+  -- before anything is sent), user_id resolved. Returns the URL and the query-string joiner.
+  local function list_url(filters, deadline, level)
+    check_filters(filters, level + 1, client.cfg.token)
+    local p = {}
+    for k, v in pairs(filters) do p[k] = v end
+    local user, err = resolve_user(client, p.user_id, deadline)
+    if err then return nil, err end
+    p.user_id = user
+    local qs = query.encode(LIST_SCHEMA, p, { limit = true, offset = true }, level + 1)
+    local base = client.cfg.base_url .. LIST_PATH .. (qs ~= "" and "?" .. qs or "")
+    return base, qs ~= "" and "&" or "?"
   end
 
-  local function iterator_parts(params, level)
+  -- One page at (offset, limit) of the listing at `base`.
+  local function page_at(base, sep, offset, limit, deadline, dopts)
+    local url = base
+    if limit then url = url .. sep .. "limit=" .. limit sep = "&" end
+    if offset then url = url .. sep .. "offset=" .. offset end
+    local body, err, attempts = request.get(client, url, deadline, dopts)
+    if body == nil then return nil, err end
+    return to_page(body, url, limit, offset or 0, attempts, client.cfg.token)
+  end
+
+  local function one_page(params, level)
+    params = check_params(params, level + 1)
+    local dopts = decode_opts_for(params.fields, level + 1)
+    local filters = {}
+    for k, v in pairs(params) do if k ~= "fields" then filters[k] = v end end
+    local deadline = default_deadline()
+    local base, sep = list_url(filters, deadline, level + 1)
+    if not base then return nil, sep end
+    return page_at(base, sep, filters.offset, filters.limit, deadline, dopts)
+  end
+
+  local function iteration(params, level)
     params = check_params(params, level + 1)
     local filters, opts = {}, { page_size = 100 }
     for k, v in pairs(params) do
@@ -130,41 +157,39 @@ function usage.proxies_api(client)
     if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
       fail("deadline must be a positive number of seconds", level + 1)
     end
-    check_filters(filters, level + 1, client.cfg.token)
     local dopts = decode_opts_for(opts.fields, level + 1)
-    local deadline = opts.deadline and client.transport:now() + opts.deadline or default_deadline()
-    local first_err
-    filters, first_err = with_user(client, filters, level + 1, deadline)
     -- prefetch = n: n pages ahead; concurrency = n: n requests at once (n - 1 ahead of the
-    -- page being consumed, plus the one the consumer waits for).
+    -- page being read, plus the one the reader waits for).
     local ahead = math.max(opts.prefetch or 0, (opts.concurrency or 1) - 1)
-    local conn = client
     if ahead > 0 then
-      conn = client:concurrent()
-      opts.loop, opts.ahead = conn.loop, ahead
+      runtime.check_concurrent(client.runtime, opts.concurrency and "concurrency" or "prefetch", level + 1)
     end
-    local function fetch(offset, limit)
-      if first_err then return nil, first_err end
-      local p = {}
-      for k, v in pairs(filters) do p[k] = v end
-      p.offset, p.limit = offset, limit
-      return list(p, deadline, 1, conn, dopts)
+    local deadline = opts.deadline and client.runtime:now() + opts.deadline or default_deadline()
+    local base, sep = list_url(filters, deadline, level + 1)
+    local fetch
+    if base then
+      fetch = function(offset, limit) return page_at(base, sep, offset, limit, deadline, dopts) end
+    else
+      local err = sep
+      fetch = function() return nil, err end
     end
-    local ordering = filters and filters.ordering
-    opts.newest_first = ordering == nil or ordering == "-created_at"
-    return fetch, opts
+    return {
+      fetch = fetch, page_size = opts.page_size, max_items = opts.max_items, offset = opts.offset,
+      order = order_of(filters.ordering), ahead = ahead, runtime = client.runtime,
+      url = base or (client.cfg.base_url .. LIST_PATH), secret = client.cfg.token,
+    }
   end
 
   local api = {}
 
   --- Lazily iterates over every matching record. Raises the error object on failure.
   function api.each(params)
-    return paging.each(iterator_parts(params, 2))
+    return paging.each(iteration(params, 2))
   end
 
   --- Every matching record in one array, or nil and an error.
   function api.all(params)
-    return paging.all(iterator_parts(params, 2))
+    return paging.all(iteration(params, 2))
   end
 
   --- One record by id: `GET /api/v1/usage/proxies/{id}`.
@@ -172,21 +197,13 @@ function usage.proxies_api(client)
     if type(id) ~= "string" or id == "" then fail("id must be a non-empty string", 2) end
     query.check_text(id, "id", 2)
     local url = client.cfg.base_url .. LIST_PATH .. query.escape(id)
-    local rec, err = client:get(url, default_deadline())
+    local rec, err = request.get(client, url, default_deadline())
     return rec, err
   end
 
   return setmetatable(api, {
     __call = function(_, params)
-      params = check_params(params, 2)
-      local dopts
-      if params.fields ~= nil then
-        dopts = decode_opts_for(params.fields, 2)
-        local rest = {}
-        for k, v in pairs(params) do if k ~= "fields" then rest[k] = v end end
-        params = rest
-      end
-      local page, err = list(params, default_deadline(), 2, nil, dopts)   -- not a tail call: error levels
+      local page, err = one_page(params, 2)   -- not a tail call: error levels
       return page, err
     end,
   })

@@ -44,7 +44,7 @@ local SUMMED = { id = true, used_amount = true, deducted_amount = true, service 
 function ROUTES.totals(args)
   local client = client_for(args)
   local t = { count = 0, used = 0, deducted = 0, by_service = setmetatable({}, dataset.object_mt),
-    transport = client.transport_name, pid = ngx.worker.pid() }
+    transport = client.runtime_name, pid = ngx.worker.pid() }
   local started = ngx.now()
   t.unasked = 0
   for rec in client.usage.proxies.each { page_size = tonumber(args.page_size) or 100,
@@ -72,20 +72,21 @@ function ROUTES.page(args)
   local page, err = client.usage.proxies { user_id = dataset.USER_ID, limit = tonumber(args.limit) or 5 }
   ngx.update_time()
   local seconds = ngx.now() - started
-  if not page then return 502, { error = err_fields(err), seconds = seconds, transport = client.transport_name } end
+  if not page then return 502, { error = err_fields(err), seconds = seconds, transport = client.runtime_name } end
   return 200, { count = page.count, n = #page.results, first = page.results[1] and page.results[1].id,
-    seconds = seconds, transport = client.transport_name, pid = ngx.worker.pid() }
+    seconds = seconds, transport = client.runtime_name, pid = ngx.worker.pid() }
 end
 
---- One exchange through the transport itself: what came back, as the transport saw it.
+--- One exchange through the runtime itself: what came back, as the runtime saw it.
 function ROUTES.raw(args)
   local client = client_for(args)
   local url = client.cfg.base_url .. "/api/v1/usage/proxies/?user_id=" .. dataset.USER_ID .. "&limit="
     .. (tonumber(args.limit) or 5)
-  local res, terr = client.transport:get(url, client.headers)
+  local res, terr = client.runtime:get(url, client.headers)
   if not res then return 502, { error = terr } end
-  return 200, { status = res.status, encoding = res.headers["content-encoding"], count = res.body.count,
-    n = #res.body.items, first = res.body.items[1] and res.body.items[1].id }
+  local body = res:decode()
+  return 200, { status = res.status, encoding = res.headers["content-encoding"], count = body.count,
+    n = #body.items, first = body.items[1] and body.items[1].id }
 end
 
 --- n pages through one client, each its own request (keep-alive reuse is measured on the mock).
@@ -105,7 +106,7 @@ end
 function ROUTES.default()
   local page, err = acedata.usage.proxies { limit = 2 }
   if not page then return 502, { error = err_fields(err) } end
-  return 200, { count = page.count, n = #page.results, transport = acedata.default_client().transport_name }
+  return 200, { count = page.count, n = #page.results, transport = acedata.default_client().runtime_name }
 end
 
 --- No I/O: answers at once (what the 50 concurrent requests ask for). Decodes a little JSON with
@@ -147,7 +148,7 @@ function handlers.in_log_phase()
     if premature then return end
     local client = client_for({})
     local page, perr = client.usage.proxies { user_id = dataset.USER_ID, limit = 3 }
-    results():set("timer", page and ("count " .. page.count .. " via " .. client.transport_name)
+    results():set("timer", page and ("count " .. page.count .. " via " .. client.runtime_name)
       or ("error " .. tostring(perr)))
   end)
   if not ok then results():set("timer", "timer failed: " .. tostring(err)) end

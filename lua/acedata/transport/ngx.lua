@@ -1,13 +1,13 @@
---- The OpenResty transport: one HTTP/1.1 exchange over an nginx cosocket, so a request never
--- blocks the worker. Picked automatically inside ngx_lua (or with `transport = "ngx"`).
+--- HTTP over nginx cosockets, for the ngx runtime (acedata.runtime.ngx): one HTTP/1.1 exchange,
+-- so a request never blocks the worker. It only does HTTP: the body comes back as a response
+-- (acedata.runtime.response) that the request layer decodes with the C decoder.
 --
 -- Connections go back to nginx's pool with `setkeepalive` (one pool per origin and verification
 -- mode); TLS uses `sslhandshake` with verification (the CAs come from nginx's
 -- `lua_ssl_trusted_certificate`; `ca_file` is not used here); waits use `ngx.sleep`. Redirects are
 -- followed (at most 5) as the curl transport does, dropping `Authorization` when the origin
 -- changes. Responses are asked for compressed (gzip or deflate) and inflated with zlib
--- (`core.inflate`, at most `max_body` bytes once inflated); bodies are decoded by the same C
--- decoder as everywhere else (`core.decode`).
+-- (`core.inflate`, at most `max_body` bytes once inflated).
 --
 -- Cosockets exist only in some of nginx's phases (rewrite, access, content, timers, some ssl_*):
 -- elsewhere (init, init_worker, set, header/body filters, log, balancer) a request raises an
@@ -15,6 +15,7 @@
 -- @module acedata.transport.ngx
 
 local core = require "acedata.core"
+local response = require "acedata.runtime.response"
 
 local ngx = ngx  -- luacheck: ignore (read global of OpenResty; nil outside it)
 
@@ -47,7 +48,7 @@ end
 --- Opens a transport. Raises outside OpenResty.
 function transport.new(cfg)
   if not (ngx and ngx.socket and ngx.socket.tcp and ngx.get_phase) then
-    error("acedata: transport \"ngx\" works only inside OpenResty / ngx_lua (no ngx.socket here)", 4)
+    error("acedata: runtime \"ngx\" works only inside OpenResty / ngx_lua (no ngx.socket here)", 0)
   end
   return setmetatable({ cfg = cfg }, transport)
 end
@@ -278,8 +279,9 @@ local function without_auth(lines)
   return out
 end
 
---- One GET (see acedata.transport.curl for the interface).
-function transport:get(url, header_lines, timeout, decode_opts)
+--- One GET attempt: a response (acedata.runtime.response), or nil and
+-- `{kind = "network"|"timeout"|"tls", message = …}`. `timeout`: seconds for this attempt.
+function transport:get(url, header_lines, timeout)
   check_phase()
   local deadline = core.now() + (timeout or self.cfg.timeout)
   for _ = 0, MAX_REDIRECTS do
@@ -289,8 +291,7 @@ function transport:get(url, header_lines, timeout, decode_opts)
     if not location then
       local plain, ierr = inflated(body, headers, self.cfg.max_body or DEFAULT_MAX_BODY)
       if not plain then return nil, ierr end
-      local value, decode_error = core.decode(plain, decode_opts)
-      return { status = status, headers = headers, body = value, decode_error = decode_error }
+      return response.from_string(status, headers, plain)
     end
     local next_url = resolve(url, location)
     local s1, h1, p1 = parse_url(url)
@@ -304,9 +305,5 @@ function transport:get(url, header_lines, timeout, decode_opts)
   return nil, { kind = "network", message = "more than " .. MAX_REDIRECTS .. " redirects" }
 end
 
-function transport.sleep(_, seconds) ngx.sleep(seconds) end
---- Monotonic seconds: the C clock, usable in every phase (ngx.now is not, in init_by_lua).
-function transport.now() return core.now() end
-function transport.close() end
 
 return transport

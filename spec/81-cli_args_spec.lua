@@ -248,6 +248,15 @@ describe("cli.format.records", function()
     assert.matches("^r1%s+2024%-08%-01T00:00:37Z%s+openai%-proxy%s+app%-1%s+px%-1%s+1%.5000%s+0%.7500$", lines[2])
   end)
 
+  it("writes every number of json exactly, nested ones too, and null, true, arrays and objects", function()
+    assert.equal('{"a":[1,2.5,null,true]}', format.json { a = { 1, 2.5, cjson.null, true } })
+    local text = format.json { metadata = { cost = 0.1 + 0.2, n = 3 } }
+    assert.truthy(text:find('"cost":0.30000000000000004', 1, true), text)
+    assert.equal(0.1 + 0.2, cjson.decode(text).metadata.cost)
+    assert.equal('{"big":1000000000000000.5}', format.json { big = 1e15 + 0.5 })
+    assert.has_error(function() format.json { x = math.huge } end, "cannot write: JSON has no inf")
+  end)
+
   it("writes amounts with 4 decimals in table, exactly in csv, jsonl and json", function()
     local r = { id = "r2", used_amount = 23781.5986328125, deducted_amount = 0.1 + 0.2 }
     local out = sink()

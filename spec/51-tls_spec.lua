@@ -100,6 +100,27 @@ describe("TLS", function()
     assert.equal(30, n)
   end)
 
+  -- libcurl speaks HTTP/2 over TLS when the server offers it, and multiplexes the requests in
+  -- flight on one connection; over HTTP/1.1 (spec 42) concurrency = n opens up to n connections.
+  it("multiplexes each{concurrency = 4} on one HTTP/2 connection", function()
+    control(plain_url, "POST", "/__mock/config", { page_delay_ms = 30 })
+    local c = client { ca_file = dir .. "/ca.pem" }
+    local n = 0
+    for _ in c.usage.proxies.each { page_size = 3, concurrency = 4 } do n = n + 1 end
+    assert.equal(30, n)
+    local conns, lists, protocols = {}, 0, {}
+    for _, r in ipairs(control(plain_url, "GET", "/__mock/log")) do
+      if r.route == "list" then
+        lists = lists + 1
+        protocols[r.protocol] = true
+        if not conns[r.connection_id] then conns[r.connection_id] = true conns[#conns + 1] = r.connection_id end
+      end
+    end
+    assert.equal(10, lists)
+    assert.same({ ["HTTP/2.0"] = true }, protocols)
+    assert.equal(1, #conns)
+  end)
+
   it("refuses a certificate for another host name, even from a trusted CA", function()
     -- the certificate names localhost only; 127.0.0.1 is the same server under another name
     local c = client { ca_file = dir .. "/ca.pem", base_url = "https://127.0.0.1:" .. tls_port }

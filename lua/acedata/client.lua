@@ -3,6 +3,7 @@
 
 local config = require "acedata.config"
 local core = require "acedata.core"
+local misuse = require "acedata.misuse"
 local request = require "acedata.request"
 local runtime = require "acedata.runtime"
 local usage = require "acedata.usage"
@@ -26,10 +27,10 @@ end
 -- @tparam[opt] table opts
 -- @return client
 function client.new(opts)
-  local cfg = config.build(opts, 2)
+  local cfg = config.build(opts)
   cfg.full_user_agent = user_agent(cfg.user_agent)
   local self = setmetatable({ cfg = cfg }, Client)
-  self.runtime = runtime.open(cfg, 2)
+  self.runtime = runtime.open(cfg)
   self.runtime_name = self.runtime.name
   self.shared = { pause_until = 0 }   -- a 429 pauses every request of the client
   self.headers = { "Accept: application/json", "Authorization: Bearer " .. cfg.token }
@@ -43,6 +44,7 @@ function client.new(opts)
   end
   return self
 end
+client.new = misuse.guard(client.new)
 
 --- One GET with retries; returns the decoded body or nil, err.
 function Client:get(url, deadline, decode_opts)

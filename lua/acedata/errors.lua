@@ -6,8 +6,10 @@
 --      request_id = "…", attempts = 3, url = "https://…", retry_after = 1 }
 --
 -- `kind` is one of `auth`, `permission`, `not_found`, `bad_request`, `rate_limit`, `server`,
--- `http`, `network`, `timeout`, `tls`, `proxy`, `decode`. The token never appears in any field,
--- nor the password of a URL (`scheme://user:password@…`, e.g. a proxy's).
+-- `http`, `network`, `timeout`, `tls`, `proxy`, `decode`, and for iterations `drift` (the listing
+-- changed in a way offset paging cannot follow: docs/paging.md) and `paging` (the server's pages
+-- contradict each other: the same records again, or none before its count). The token never
+-- appears in any field, nor the password of a URL (`scheme://user:password@…`, e.g. a proxy's).
 --
 -- `proxy`: the proxy between us and the API refused: it answered the CONNECT of an https://
 -- request with a failure (`status` is the proxy's, e.g. 403 or 407), its name did not resolve,

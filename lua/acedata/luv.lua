@@ -34,20 +34,21 @@
 -- @module acedata.luv
 
 local client_mod = require "acedata.client"
+local misuse = require "acedata.misuse"
 
 local unpack = table.unpack or unpack  -- luacheck: ignore (5.1)
 
 local aluv = {}
 
-local function check_client(client, level)
+local function check_client(client)
   if type(client) ~= "table" or client.runtime_name ~= "luv" or not client.runtime then
-    error("acedata: expected a client made by acedata.luv.new (runtime = \"luv\")", level + 1)
+    misuse.raise("expected a client made by acedata.luv.new (runtime = \"luv\")")
   end
 end
 
-local function check_callback(cb, level)
+local function check_callback(cb)
   if type(cb) ~= "function" then
-    error("acedata: callback must be a function, got " .. type(cb), level + 1)
+    misuse.raise("callback must be a function, got " .. type(cb))
   end
 end
 
@@ -61,9 +62,9 @@ end
 -- @treturn table a handle: `handle:cancel()` stops the task (its request is cancelled) and calls
 --   `callback(nil, "acedata: cancelled")`; `handle:done()` tells whether it has finished
 function aluv.run(client, fn, callback, ...)
-  check_client(client, 2)
-  if type(fn) ~= "function" then error("acedata: fn must be a function, got " .. type(fn), 2) end
-  check_callback(callback, 2)
+  check_client(client)
+  if type(fn) ~= "function" then misuse.raise("fn must be a function, got " .. type(fn)) end
+  check_callback(callback)
   local loop = client.runtime
   local function on_done(task)
     local results = task.results
@@ -86,25 +87,26 @@ end
 --   `usage.proxies.get(id, cb)`, `usage.proxies.each(params, on_record, cb)`, `me(cb)`,
 --   `run(fn, cb)`
 function aluv.async(client)
-  check_client(client, 2)
+  check_client(client)
   local function call(cb, fn, ...)
-    check_callback(cb, 3)
+    check_callback(cb)
     return aluv.run(client, fn, cb, ...)
   end
+  local g = misuse.guard
   local proxies = setmetatable({
     --- Every matching record in one array: `cb(list)` or `cb(nil, err)`.
-    all = function(params, cb)
+    all = g(function(params, cb)
       return call(cb, function(c) return c.usage.proxies.all(params) end)
-    end,
+    end),
     --- One record by id: `cb(record)` or `cb(nil, err)`.
-    get = function(id, cb)
+    get = g(function(id, cb)
       return call(cb, function(c) return c.usage.proxies.get(id) end)
-    end,
+    end),
     --- Calls `on_record(rec)` for every matching record (from the loop, in order), then
     -- `cb(n)` with the number of records, or `cb(nil, err)`.
-    each = function(params, on_record, cb)
+    each = g(function(params, on_record, cb)
       if type(on_record) ~= "function" then
-        error("acedata: on_record must be a function, got " .. type(on_record), 2)
+        misuse.raise("on_record must be a function, got " .. type(on_record))
       end
       return call(cb, function(c)
         local n = 0
@@ -114,19 +116,19 @@ function aluv.async(client)
         end
         return n
       end)
-    end,
+    end),
   }, {
     --- One page: `cb(page)` or `cb(nil, err)`.
-    __call = function(_, params, cb)
+    __call = g(function(_, params, cb)
       return call(cb, function(c) return c.usage.proxies(params) end)
-    end,
+    end),
   })
   return {
     usage = { proxies = proxies },
     --- The token's owner: `cb(me)` or `cb(nil, err)`.
-    me = function(cb) return call(cb, function(c) return c.me() end) end,
+    me = g(function(cb) return call(cb, function(c) return c.me() end) end),
     --- `aluv.run(client, fn, cb)`.
-    run = function(fn, cb) return aluv.run(client, fn, cb) end,
+    run = g(function(fn, cb) return aluv.run(client, fn, cb) end),
   }
 end
 
@@ -136,19 +138,22 @@ end
 --   closes its uv handles
 function aluv.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error("acedata: options must be a table, got " .. type(opts), 2)
+    misuse.raise("options must be a table, got " .. type(opts))
   end
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   local asked = o.runtime or o.transport
   if asked ~= nil and asked ~= "luv" then
-    error("acedata: acedata.luv.new makes clients with runtime = \"luv\"", 2)
+    misuse.raise("acedata.luv.new makes clients with runtime = \"luv\"")
   end
   o.runtime, o.transport = "luv", nil
   local client = client_mod.new(o)
   client.async = aluv.async(client)
   return client
 end
+
+-- Misuse raises at the caller's line (acedata.misuse).
+for _, name in ipairs { "run", "async", "new" } do aluv[name] = misuse.guard(aluv[name]) end
 
 --- The message a call made outside `run` raises.
 aluv.NOT_IN_TASK = require("acedata.runtime.luv").NOT_IN_TASK

@@ -3,23 +3,23 @@
 -- Each endpoint declares its parameters as a schema `{ name = kind }` where kind is one of
 -- `"string"`, `"strings"` (a string or a list of strings, sent as repeated keys), `"time"`
 -- (ISO 8601 string or epoch seconds), `"integer"` (non-negative) or `"positive"` (integer >= 1).
--- Misuse (unknown name, wrong type, control characters) raises at once: nothing is sent.
+-- Misuse (unknown name, wrong type, control characters) raises at once (acedata.misuse): nothing
+-- is sent.
 -- @module acedata.query
+
+local misuse = require "acedata.misuse"
 
 local query = {}
 
-local function fail(msg, level)
-  error("acedata: " .. msg, level + 1)
-end
+local fail = misuse.raise
 
 --- Raises when `s` holds a control character (CR, LF, NUL, …): such a value could split a
 -- header or a request line.
 -- @tparam string s
 -- @tparam string what the name used in the message
--- @tparam integer level error level for the caller
-function query.check_text(s, what, level)
+function query.check_text(s, what)
   if s:find("[%z\1-\31\127]") then
-    fail(what .. " contains a control character", level + 1)
+    fail(what .. " contains a control character")
   end
 end
 
@@ -54,57 +54,57 @@ local ISO_DATE = "^%d%d%d%d%-%d%d%-%d%d"
 
 local CHECK = {}
 
-function CHECK.string(name, v, level)
-  if type(v) ~= "string" then fail(name .. " must be a string, got " .. type(v), level + 1) end
-  query.check_text(v, name, level + 1)
+function CHECK.string(name, v)
+  if type(v) ~= "string" then fail(name .. " must be a string, got " .. type(v)) end
+  query.check_text(v, name)
   return { v }
 end
 
-function CHECK.strings(name, v, level)
-  if type(v) == "string" then return CHECK.string(name, v, level + 1) end
-  if type(v) ~= "table" then fail(name .. " must be a string or a list of strings, got " .. type(v), level + 1) end
+function CHECK.strings(name, v)
+  if type(v) == "string" then return CHECK.string(name, v) end
+  if type(v) ~= "table" then fail(name .. " must be a string or a list of strings, got " .. type(v)) end
   local out, n = {}, 0
   for k in pairs(v) do
     n = n + 1
     if type(k) ~= "number" or k ~= math.floor(k) or k < 1 then
-      fail(name .. " must be a list (array) of strings", level + 1)
+      fail(name .. " must be a list (array) of strings")
     end
   end
-  if n == 0 then fail(name .. " must not be an empty list", level + 1) end
+  if n == 0 then fail(name .. " must not be an empty list") end
   for i = 1, n do
     local s = v[i]
-    if type(s) ~= "string" then fail(name .. "[" .. i .. "] must be a string, got " .. type(s), level + 1) end
-    query.check_text(s, name, level + 1)
+    if type(s) ~= "string" then fail(name .. "[" .. i .. "] must be a string, got " .. type(s)) end
+    query.check_text(s, name)
     out[i] = s
   end
   return out
 end
 
-function CHECK.time(name, v, level)
+function CHECK.time(name, v)
   if type(v) == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then fail(name .. " must be a finite number", level + 1) end
+    if v ~= v or v == math.huge or v == -math.huge then fail(name .. " must be a finite number") end
     return { query.iso8601(v) }
   end
   if type(v) ~= "string" then
-    fail(name .. " must be an ISO 8601 string or epoch seconds, got " .. type(v), level + 1)
+    fail(name .. " must be an ISO 8601 string or epoch seconds, got " .. type(v))
   end
-  query.check_text(v, name, level + 1)
+  query.check_text(v, name)
   if not v:find(ISO_DATE) then
-    fail(name .. " must be an ISO 8601 time like 2024-08-01T00:00:00Z, got " .. string.format("%q", v), level + 1)
+    fail(name .. " must be an ISO 8601 time like 2024-08-01T00:00:00Z, got " .. string.format("%q", v))
   end
   return { v }
 end
 
-function CHECK.integer(name, v, level)
+function CHECK.integer(name, v)
   if not is_integer(v) or v < 0 then
-    fail(name .. " must be a non-negative integer, got " .. tostring(v), level + 1)
+    fail(name .. " must be a non-negative integer, got " .. tostring(v))
   end
   return { string.format("%d", v) }
 end
 
-function CHECK.positive(name, v, level)
+function CHECK.positive(name, v)
   if not is_integer(v) or v < 1 then
-    fail(name .. " must be a positive integer, got " .. tostring(v), level + 1)
+    fail(name .. " must be a positive integer, got " .. tostring(v))
   end
   return { string.format("%d", v) }
 end
@@ -114,21 +114,20 @@ end
 -- @tparam table schema `{ name = kind }`
 -- @tparam table params the caller's table
 -- @tparam table skip names present in params that belong to the caller, not to the query
--- @tparam integer level error level of the public function (1 = its caller)
 -- @treturn string
-function query.encode(schema, params, skip, level)
+function query.encode(schema, params, skip)
   local names = {}
   for name in pairs(params) do
     if not (skip and skip[name]) then
-      if type(name) ~= "string" then fail("parameter names must be strings, got " .. type(name), level + 1) end
-      if not schema[name] then fail("unknown parameter " .. string.format("%q", name), level + 1) end
+      if type(name) ~= "string" then fail("parameter names must be strings, got " .. type(name)) end
+      if not schema[name] then fail("unknown parameter " .. string.format("%q", name)) end
       names[#names + 1] = name
     end
   end
   table.sort(names)
   local parts = {}
   for _, name in ipairs(names) do
-    local values = CHECK[schema[name]](name, params[name], level + 1)
+    local values = CHECK[schema[name]](name, params[name])
     for _, value in ipairs(values) do
       parts[#parts + 1] = query.escape(name) .. "=" .. query.escape(value)
     end

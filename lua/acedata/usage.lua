@@ -2,6 +2,7 @@
 -- @module acedata.usage
 
 local errors = require "acedata.errors"
+local misuse = require "acedata.misuse"
 local paging = require "acedata.paging"
 local query = require "acedata.query"
 local request = require "acedata.request"
@@ -24,9 +25,7 @@ for k, v in pairs(usage.FILTERS) do LIST_SCHEMA[k] = v end
 local ITER_OPTIONS = { page_size = true, max_items = true, offset = true, deadline = true,
                        prefetch = true, concurrency = true, fields = true }
 
-local function fail(msg, level)
-  error("acedata: " .. msg, level + 1)
-end
+local fail = misuse.raise
 
 --- Checks a page body and gives it the documented form `{count, results, limit, offset}`.
 local function to_page(body, url, limit, offset, attempts, secret)
@@ -56,19 +55,19 @@ end
 
 --- The decoder options for `fields = {"name", …}`: records keep only these keys, and `id` (paging
 -- needs it to skip records shifted between pages). nil when every field is wanted.
-local function decode_opts_for(fields, level)
+local function decode_opts_for(fields)
   if fields == nil then return nil end
   if type(fields) ~= "table" or #fields == 0 then
     local got = type(fields) == "table" and "an empty table" or type(fields)
-    fail("fields must be a non-empty array of field names, got " .. got, level + 1)
+    fail("fields must be a non-empty array of field names, got " .. got)
   end
   local list, has_id, n = {}, false, 0
   for _ in pairs(fields) do n = n + 1 end
-  if n ~= #fields then fail("fields must be an array of field names (keys 1..n only)", level + 1) end
+  if n ~= #fields then fail("fields must be an array of field names (keys 1..n only)") end
   for i = 1, #fields do
     local name = fields[i]
     if type(name) ~= "string" or name == "" then
-      fail(("fields[%d] must be a non-empty string, got %s"):format(i, name == "" and "\"\"" or type(name)), level + 1)
+      fail(("fields[%d] must be a non-empty string, got %s"):format(i, name == "" and "\"\"" or type(name)))
     end
     list[i] = name
     has_id = has_id or name == "id"
@@ -77,24 +76,24 @@ local function decode_opts_for(fields, level)
   return { fields = list }
 end
 
-local function check_params(params, level)
+local function check_params(params)
   if params == nil then return {} end
-  if type(params) ~= "table" then fail("parameters must be a table, got " .. type(params), level + 1) end
+  if type(params) ~= "table" then fail("parameters must be a table, got " .. type(params)) end
   return params
 end
 
 --- Checks the list parameters as they will be encoded (user_id "me"/false aside), raising on misuse.
--- A message may quote a value: the token is scrubbed from it, should a caller pass it by mistake.
-local function check_filters(params, level, secret)
+-- A message may quote a value: the guard scrubs the token from it, should a caller pass it by
+-- mistake.
+local function check_filters(params)
   local u = params.user_id
   if u ~= nil and u ~= false and type(u) ~= "string" then
-    fail("user_id must be a string, \"me\" or false, got " .. type(u), level + 1)
+    fail("user_id must be a string, \"me\" or false, got " .. type(u))
   end
   local probe = {}
   for k, v in pairs(params) do probe[k] = v end
   if probe.user_id == "me" or probe.user_id == false then probe.user_id = nil end
-  local ok, err = pcall(query.encode, LIST_SCHEMA, probe, nil, level + 2)   -- + 2: pcall's frame
-  if not ok then error(errors.redact(err, secret), 0) end
+  query.encode(LIST_SCHEMA, probe)
 end
 
 --- Builds the functions for one client.
@@ -108,14 +107,14 @@ function usage.proxies_api(client)
 
   -- The URL of a listing without limit and offset, built once: filters checked (misuse raises
   -- before anything is sent), user_id resolved. Returns the URL and the query-string joiner.
-  local function list_url(filters, deadline, level)
-    check_filters(filters, level + 1, client.cfg.token)
+  local function list_url(filters, deadline)
+    check_filters(filters)
     local p = {}
     for k, v in pairs(filters) do p[k] = v end
     local user, err = resolve_user(client, p.user_id, deadline)
     if err then return nil, err end
     p.user_id = user
-    local qs = query.encode(LIST_SCHEMA, p, { limit = true, offset = true }, level + 1)
+    local qs = query.encode(LIST_SCHEMA, p, { limit = true, offset = true })
     local base = client.cfg.base_url .. LIST_PATH .. (qs ~= "" and "?" .. qs or "")
     return base, qs ~= "" and "&" or "?"
   end
@@ -130,42 +129,42 @@ function usage.proxies_api(client)
     return to_page(body, url, limit, offset or 0, attempts, client.cfg.token)
   end
 
-  local function one_page(params, level)
-    params = check_params(params, level + 1)
-    local dopts = decode_opts_for(params.fields, level + 1)
+  local function one_page(params)
+    params = check_params(params)
+    local dopts = decode_opts_for(params.fields)
     local filters = {}
     for k, v in pairs(params) do if k ~= "fields" then filters[k] = v end end
     local deadline = default_deadline()
-    local base, sep = list_url(filters, deadline, level + 1)
+    local base, sep = list_url(filters, deadline)
     if not base then return nil, sep end
     return page_at(base, sep, filters.offset, filters.limit, deadline, dopts)
   end
 
-  local function iteration(params, level)
-    params = check_params(params, level + 1)
+  local function iteration(params)
+    params = check_params(params)
     local filters, opts = {}, { page_size = 100 }
     for k, v in pairs(params) do
       if ITER_OPTIONS[k] then opts[k] = v
-      elseif k == "limit" then fail("each{}/all{} take page_size, not limit", level + 1)
+      elseif k == "limit" then fail("each{}/all{} take page_size, not limit")
       else filters[k] = v end
     end
     -- Check everything now, before the first request.
     query.encode({ page_size = "positive", max_items = "integer", offset = "integer", prefetch = "integer",
         concurrency = "positive" },
       { page_size = opts.page_size, max_items = opts.max_items, offset = opts.offset, prefetch = opts.prefetch,
-        concurrency = opts.concurrency }, nil, level + 1)
+        concurrency = opts.concurrency }, nil)
     if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
-      fail("deadline must be a positive number of seconds", level + 1)
+      fail("deadline must be a positive number of seconds")
     end
-    local dopts = decode_opts_for(opts.fields, level + 1)
+    local dopts = decode_opts_for(opts.fields)
     -- prefetch = n: n pages ahead; concurrency = n: n requests at once (n - 1 ahead of the
     -- page being read, plus the one the reader waits for).
     local ahead = math.max(opts.prefetch or 0, (opts.concurrency or 1) - 1)
     if ahead > 0 then
-      runtime.check_concurrent(client.runtime, opts.concurrency and "concurrency" or "prefetch", level + 1)
+      runtime.check_concurrent(client.runtime, opts.concurrency and "concurrency" or "prefetch")
     end
     local deadline = opts.deadline and client.runtime:now() + opts.deadline or default_deadline()
-    local base, sep = list_url(filters, deadline, level + 1)
+    local base, sep = list_url(filters, deadline)
     local fetch
     if base then
       fetch = function(offset, limit) return page_at(base, sep, offset, limit, deadline, dopts) end
@@ -180,32 +179,31 @@ function usage.proxies_api(client)
     }
   end
 
+  local function token() return client.cfg.token end
   local api = {}
 
   --- Lazily iterates over every matching record. Raises the error object on failure.
-  function api.each(params)
-    return paging.each(iteration(params, 2))
-  end
+  api.each = misuse.guard(function(params)
+    return paging.each(iteration(params))
+  end, token)
 
   --- Every matching record in one array, or nil and an error.
-  function api.all(params)
-    return paging.all(iteration(params, 2))
-  end
+  api.all = misuse.guard(function(params)
+    return paging.all(iteration(params))
+  end, token)
 
   --- One record by id: `GET /api/v1/usage/proxies/{id}`.
-  function api.get(id)
-    if type(id) ~= "string" or id == "" then fail("id must be a non-empty string", 2) end
-    query.check_text(id, "id", 2)
+  api.get = misuse.guard(function(id)
+    if type(id) ~= "string" or id == "" then fail("id must be a non-empty string") end
+    query.check_text(id, "id")
     local url = client.cfg.base_url .. LIST_PATH .. query.escape(id)
     local rec, err = request.get(client, url, default_deadline())
     return rec, err
-  end
+  end, token)
 
+  --- One page: `proxies{limit =, offset =, …filters}`.
   return setmetatable(api, {
-    __call = function(_, params)
-      local page, err = one_page(params, 2)   -- not a tail call: error levels
-      return page, err
-    end,
+    __call = misuse.guard(function(_, params) return one_page(params) end, token),
   })
 end
 

@@ -103,6 +103,7 @@ function router.handle()
     accept_encoding = var.http_accept_encoding or null,
     connection_id = tonumber(var.connection),
     connection_requests = tonumber(var.connection_requests),
+    protocol = var.server_protocol,
   }
   ngx.ctx.entry = entry
   state.log_append(entry)

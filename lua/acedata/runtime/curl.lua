@@ -9,7 +9,7 @@
 
 local core = require "acedata.core"
 local coroutines = require "acedata.runtime.coroutines"
-local response = require "acedata.runtime.response"
+local requests = require "acedata.runtime.requests"
 local tasks = require "acedata.runtime.tasks"
 
 local Runtime = {}
@@ -29,15 +29,7 @@ end
 local function dispatch(self)
   local driver = self.driver
   local ran = driver:run_ready()
-  local finished = self.multi:done()
-  for i = 1, #finished do
-    local task = self.waiting[finished[i]]
-    if task then
-      self.waiting[finished[i]] = nil
-      task.request = nil
-      driver:wake(task)
-    end
-  end
+  requests.wake_finished(self, self.multi:done())
   local timers = self.timers
   if #timers > 0 then
     local now, keep = core.now(), {}
@@ -79,15 +71,15 @@ function curl.new(cfg)
   local driver = coroutines.new()
   driver.wait_outside = function(_, done)
     while not done() do
-      if not step(self) then error("acedata: a task can never finish (nothing left to wait for)", 0) end
+      -- step() may finish the wait itself (multi:done() marks the requests it reports) and then
+      -- find nothing left to wait for: only that with the wait still unfinished is a dead end.
+      if not step(self) and not done() then
+        error("acedata: a task can never finish (nothing left to wait for)", 0)
+      end
     end
   end
   driver.abort = function(d, task)
-    if task.request then
-      self.waiting[task.request:id()] = nil
-      task.request:cancel()
-      task.request = nil
-    end
+    requests.drop(self, task)
     for i = #self.timers, 1, -1 do
       if self.timers[i].task == task then table.remove(self.timers, i) end
     end
@@ -103,17 +95,13 @@ function Runtime:get(url, header_lines, timeout)
   local req = self.multi:add(url, header_lines, timeout)
   local me = self.driver:current()
   if me then
-    self.waiting[req:id()] = me
-    me.request = req
+    requests.wait_on(self, me, req)
     self.multi:perform()                -- send it now, not when someone next waits
     repeat self.driver:suspend(me) until req:state() ~= "running"
   else
     self.driver:wait_outside(function() return req:state() ~= "running" end)
   end
-  if req:state() ~= "done" then return nil, { kind = "network", message = "request cancelled" } end
-  local status, hdrs, message, _, proxy_status = req:result()
-  if not status then return nil, { kind = hdrs, message = message, status = proxy_status } end
-  return response.from_request(status, hdrs, req)
+  return requests.outcome(req)
 end
 
 --- Waits `seconds`: yields inside a task, drives the runtime outside.

@@ -19,6 +19,8 @@
 --    rt:poke()  (optional: let requests in flight progress); rt:close() (optional)
 -- @module acedata.runtime
 
+local misuse = require "acedata.misuse"
+
 local runtime = {}
 
 --- The names of the built-in runtimes.
@@ -34,16 +36,16 @@ local function callable(v)
 end
 
 --- Checks a custom runtime table; returns it, marked `concurrent` when it can run tasks.
-local function custom(rt, level)
+local function custom(rt)
   for _, name in ipairs(REQUIRED) do
     if not callable(rt[name]) then
-      error("acedata: a runtime table needs a function " .. name .. " (see docs/internals.md, \"Runtimes\")", level + 1)
+      misuse.raise("a runtime table needs a function " .. name .. " (see docs/internals.md, \"Runtimes\")")
     end
   end
   local n = 0
   for _, name in ipairs(CONCURRENT) do if callable(rt[name]) then n = n + 1 end end
   if n ~= 0 and n ~= #CONCURRENT then
-    error("acedata: a runtime table has spawn, join and cancel, or none of them", level + 1)
+    misuse.raise("a runtime table has spawn, join and cancel, or none of them")
   end
   if rt.concurrent == nil then rt.concurrent = n == #CONCURRENT end
   rt.name = rt.name or "custom"
@@ -52,27 +54,25 @@ end
 
 --- Opens the runtime a client's options ask for.
 -- @tparam table cfg the client's options (`runtime`: a name, a table, or nil)
--- @tparam integer level error level of the public function
-function runtime.open(cfg, level)
-  level = (level or 1) + 1
+function runtime.open(cfg)
   local r = cfg.runtime
-  if type(r) == "table" then return custom(r, level) end
+  if type(r) == "table" then return custom(r) end
   if r == nil then
     r = require("acedata.runtime.ngx").available() and "ngx" or "curl"
   end
   if not runtime.NAMES[r] then
-    error("acedata: runtime must be \"curl\", \"luv\", \"ngx\" or a table, got " .. tostring(r), level)
+    misuse.raise("runtime must be \"curl\", \"luv\", \"ngx\" or a table, got " .. tostring(r))
   end
   local ok, rt = pcall(function() return require("acedata.runtime." .. r).new(cfg) end)
-  if not ok then error(rt, level) end
+  if not ok then misuse.raise((tostring(rt):gsub("^acedata: ", ""))) end   -- not available here
   return rt
 end
 
 --- Raises unless `rt` can run several requests at once (asked for by `what`).
-function runtime.check_concurrent(rt, what, level)
+function runtime.check_concurrent(rt, what)
   if not rt.concurrent then
-    error(("acedata: %s needs a runtime that can run tasks (spawn, join, cancel); runtime %q has none")
-      :format(what, tostring(rt.name)), (level or 1) + 1)
+    misuse.raise(("%s needs a runtime that can run tasks (spawn, join, cancel); runtime %q has none")
+      :format(what, tostring(rt.name)))
   end
 end
 

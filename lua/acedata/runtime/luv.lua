@@ -24,7 +24,7 @@
 
 local coroutines = require "acedata.runtime.coroutines"
 local curl = require "acedata.runtime.curl"
-local response = require "acedata.runtime.response"
+local requests = require "acedata.runtime.requests"
 local tasks = require "acedata.runtime.tasks"
 local core = require "acedata.core"
 
@@ -151,14 +151,7 @@ function Runtime:step(fd, flags)
   local finished
   ok, finished = pcall(self.multi.done, self.multi)
   if not ok then self:fail_waiting(finished) return end
-  for _, id in ipairs(finished) do
-    local task = self.waiting[id]
-    if task then
-      self.waiting[id] = nil
-      task.request = nil
-      self.driver:wake(task)
-    end
-  end
+  requests.wake_finished(self, finished)
   ok, err = pcall(sync, self)
   if not ok then self:fail_waiting(err) end
 end
@@ -194,11 +187,7 @@ function luv.new(cfg, uv)
   end)
   driver.wait_outside = function() error(NOT_IN_TASK, 0) end
   driver.abort = function(d, task)
-    if task.request then
-      self.waiting[task.request:id()] = nil
-      task.request:cancel()
-      task.request = nil
-    end
+    requests.drop(self, task)
     if task.sleep_timer then
       close_handle(task.sleep_timer)
       task.sleep_timer = nil
@@ -216,8 +205,7 @@ function Runtime:get(url, header_lines, timeout)
   if not me then error(NOT_IN_TASK, 0) end
   if self.closed then error("acedata: the luv runtime is closed", 0) end
   local req = self.multi:add(url, header_lines, timeout)
-  self.waiting[req:id()] = me
-  me.request = req
+  requests.wait_on(self, me, req)
   sync(self)                      -- arms the timer: libcurl starts the request on the next turn
   repeat
     self.driver:suspend(me)
@@ -227,10 +215,7 @@ function Runtime:get(url, header_lines, timeout)
       error(err, 0)
     end
   until req:state() ~= "running"
-  if req:state() ~= "done" then return nil, { kind = "network", message = "request cancelled" } end
-  local status, hdrs, message, _, proxy_status = req:result()
-  if not status then return nil, { kind = hdrs, message = message, status = proxy_status } end
-  return response.from_request(status, hdrs, req)
+  return requests.outcome(req)
 end
 
 --- Sleeps `seconds` on a uv timer. Only inside a task.

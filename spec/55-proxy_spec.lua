@@ -122,6 +122,18 @@ describe("through a forward proxy", function()
     assert.is_nil(r.text:find("auth error", 1, true))
   end)
 
+  it("over plain http, reads the proxy's 401 for a wrong password as a proxy error, not an auth error", function()
+    local r = me_through { T_BASE = plain_url, http_proxy = "http://user:wrong@127.0.0.1:" .. open_proxy.port }
+    assert.same({ "proxy", 401, 1 }, { r.kind, r.status, r.attempts })
+    assert.matches("not from the API", r.text)
+  end)
+
+  it("still reads the API's own 401 as an auth error through the proxy", function()
+    local r = me_through { T_BASE = plain_url, http_proxy = proxy_url(open_proxy, true),
+      ACEDATACLOUD_PLATFORM_TOKEN = "platform-v1-" .. string.rep("ab", 32) }
+    assert.same({ "auth", 401 }, { r.kind, r.status })
+  end)
+
   it("over plain http with the credentials, reaches the API", function()
     local r = me_through { T_BASE = plain_url, http_proxy = proxy_url(open_proxy, true) }
     assert.is_true(r.ok, r.text)

@@ -110,6 +110,23 @@ local function from_body(body)
   return nil, nil
 end
 
+--- Does a plain http:// request to `url` go through a proxy (libcurl's variables: http_proxy,
+-- all_proxy / ALL_PROXY, minus no_proxy / NO_PROXY)? Over https:// the answers come through the
+-- tunnel, from the API itself.
+local function proxied(url)
+  local scheme, host = url:match("^(%a+)://%[?([^/:%]]+)")
+  if scheme ~= "http" then return false end
+  local p = os.getenv("http_proxy") or os.getenv("all_proxy") or os.getenv("ALL_PROXY")
+  if not p or p == "" then return false end
+  host = host:lower()
+  for entry in (os.getenv("no_proxy") or os.getenv("NO_PROXY") or ""):gmatch("[^,%s]+") do
+    entry = entry:gsub("^%.", ""):lower()
+    if entry == "*" or host == entry or host:sub(-#entry - 1) == "." .. entry then return false end
+  end
+  return true
+end
+errors.proxied = proxied
+
 --- The error for a response whose status is not a success.
 -- @tparam table res `{status=, headers=, body=}` (body decoded, or nil)
 -- @tparam table ctx `{url=, attempts=, secret=}`
@@ -118,6 +135,11 @@ function errors.from_response(res, ctx)
   local h = res.headers or {}
   local kind = errors.kind_for_status(res.status)
   if kind == "proxy" then msg = "the proxy asks for credentials (Proxy Authentication Required)" end
+  -- A 401 that is not the API's (no API error body) over a proxied plain http:// request: the proxy
+  -- refused the credentials (tinyproxy answers a wrong password so), not the API the token.
+  if kind == "auth" and msg == nil and ctx.url and proxied(ctx.url) then
+    kind, msg = "proxy", "the proxy refused its credentials (HTTP 401 from the proxy, not from the API)"
+  end
   return errors.new({
     kind = kind,
     status = res.status,

@@ -141,8 +141,13 @@ describe("through a forward proxy", function()
 
   it("never shows the proxy's password in an error or a log line", function()
     local wrong = "http://user:wr0ng-" .. PASSWORD .. "@127.0.0.1:" .. open_proxy.port
+    -- Under scripts/check/sanitize, LeakSanitizer's tracer crashes (signal 11, google/sanitizers#1353)
+    -- at the exit of the child whose CONNECT tinyproxy refuses with 401: that child runs with ASan
+    -- but without the leak check (which could not run anyway). An open question, not a report.
+    local asan = os.getenv("ASAN_OPTIONS")
+    local no_lsan = asan and (asan:gsub("detect_leaks=1", "detect_leaks=0")) or nil
     for _, env in ipairs {
-      { T_BASE = tls_url, T_CA = dir .. "/ca.pem", https_proxy = wrong },
+      { T_BASE = tls_url, T_CA = dir .. "/ca.pem", https_proxy = wrong, ASAN_OPTIONS = no_lsan },
       { T_BASE = plain_url, http_proxy = wrong },
       { T_BASE = tls_url, T_CA = dir .. "/ca.pem", https_proxy = "http://user:" .. PASSWORD .. "@127.0.0.1:1" },
       { T_BASE = tls_url, T_CA = dir .. "/ca.pem", https_proxy = "http://user:" .. PASSWORD .. "@no-such-proxy.invalid:3128" },

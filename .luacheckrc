@@ -7,3 +7,4 @@ files["mock/lua/**/*.lua"] = { globals = { "ngx" } }
 files["lua/acedata/transport/ngx.lua"] = { read_globals = { "ngx" } }
 files["lua/acedata/nvim/**/*.lua"] = { read_globals = { "vim" } }
 exclude_files = { "build/**", ".tmp/**" }
+files["lua/acedata/health.lua"] = { read_globals = { "vim" } }

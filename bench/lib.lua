@@ -54,16 +54,18 @@ function lib.env_file(vars)
 end
 
 --- Runs `cmd` (a shell command line without secrets) with the environment file sourced, under
--- GNU time for the peak RSS. Returns stdout, the peak RSS in kB, the wall seconds, ok.
+-- GNU time for the peak RSS and the CPU time. Returns stdout, the peak RSS in kB, the wall
+-- seconds, ok, and the user + system CPU seconds of the command (its children included).
 function lib.run(envfile, cmd)
   local rss = os.tmpname()
   local t0 = now()
-  local out, ok = lib.capture("sh -c '. \"$0\"; exec /usr/bin/time -o \"$1\" -f %M sh -c \"$2\"' "
+  local out, ok = lib.capture("sh -c '. \"$0\"; exec /usr/bin/time -o \"$1\" -f \"%M %U %S\" sh -c \"$2\"' "
     .. lib.quote(envfile) .. " " .. lib.quote(rss) .. " " .. lib.quote(cmd))
   local wall = now() - t0
-  local kb = tonumber((lib.read(rss) or ""):match("(%d+)%s*$"))
+  local kb, user, sys = (lib.read(rss) or ""):match("(%d+) (%S+) (%S+)%s*$")
   os.remove(rss)
-  return out, kb, wall, ok
+  local cpu = user and tonumber(user) + tonumber(sys) or nil
+  return out, tonumber(kb), wall, ok, cpu
 end
 
 --- Installs the Debian packages the benchmarks need when missing (scripts/lib.sh PKGS_BENCH).

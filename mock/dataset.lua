@@ -25,6 +25,9 @@ dataset.TOKEN = "platform-v1-7dd73c8ed3258cb08cae2b553ec81ad855fdc40bcc8f4263e23
 dataset.OTHER_TOKEN = "platform-v1-d7df91a190b861247b83f4121b07a0942886ed2ccdf78340077377c8ae0f9103"
 dataset.USER_ID = "b87f67c1-b04f-4332-99a1-7a5e651331c6"
 dataset.OTHER_USER_ID = "0d4c2a9e-6f1b-4c3d-8e2a-5b7f9c1d3e4f"
+--- A token that may list every user's records (a list without user_id); its user owns none.
+dataset.ADMIN_TOKEN = "platform-v1-a3d1f0c2b4e6a8c0d2f4b6a8c0e2d4f6b8a0c2e4d6f8a0b2c4e6d8f0a2b4c6e8"
+dataset.ADMIN_USER_ID = "ad000000-1c2b-4d3e-8f4a-5b6c7d8e9f00"
 
 dataset.ME = {
   id = dataset.USER_ID,
@@ -42,6 +45,16 @@ dataset.OTHER_ME = {
   nickname = "Other User",
   is_active = true,
   created_at = "2024-02-20T10:00:00Z",
+}
+
+dataset.ADMIN_ME = {
+  id = dataset.ADMIN_USER_ID,
+  username = "admin-user",
+  email = "admin@example.com",
+  nickname = "Admin",
+  is_active = true,
+  is_staff = true,
+  created_at = "2024-01-01T00:00:00Z",
 }
 
 dataset.APPLICATIONS = {

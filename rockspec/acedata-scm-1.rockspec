@@ -2,7 +2,7 @@ rockspec_format = "3.0"
 package = "acedata"
 version = "scm-1"
 source = {
-  url = "git+https://github.com/acedata/acedata-lua.git",
+  url = "git+https://github.com/acedatacloud/acedata-lua.git",
 }
 description = {
   summary = "AceData Cloud proxy usage records as plain Lua tables (libcurl + a fast C JSON decoder)",
@@ -11,7 +11,7 @@ description = {
     or through a lazy iterator over every record, with retries, typed errors and a C core that
     decodes JSON straight into Lua tables.
   ]],
-  homepage = "https://github.com/acedata/acedata-lua",
+  homepage = "https://github.com/acedatacloud/acedata-lua",
   license = "MIT",
   labels = { "http", "api", "json", "curl" },
 }

@@ -52,6 +52,10 @@ PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev neovim lu
 # bench/e2e and bench/memory (not the tests): Python requests (the seed's client), LuaSocket,
 # GNU time (peak RSS of each client), curl (the transfer floor).
 PKGS_BENCH=(python3-requests lua-socket time curl)
+# scripts/check/docs: the LDoc reference (its markdown comes from lua-markdown, a Lua 5.1 module).
+PKGS_DOCS=(lua-ldoc lua-markdown lua5.1)
+# scripts/check/rock packs the source rock (a zip) and reads it back.
+PKGS_ROCK+=(zip unzip)
 
 # lua_bin VER -> the interpreter for a Lua version (5.1 5.2 5.3 5.4 luajit)
 lua_bin() { case "$1" in luajit) echo luajit ;; *) echo "lua$1" ;; esac; }

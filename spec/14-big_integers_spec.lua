@@ -1,4 +1,4 @@
--- Integers beyond 2^53, on every Lua. The decision (README, "Pages and records"):
+-- Integers beyond 2^53, on every Lua. The decision (docs/usage.md, "Pages and records"):
 --   * Lua 5.3/5.4: an integer that fits int64 is an exact Lua integer; beyond int64, the nearest float.
 --   * Lua 5.1/5.2/LuaJIT: every number is a double, as in lua-cjson: integers up to 2^53 are exact,
 --     larger ones become the nearest double (2^53 + 1 -> 2^53). Nothing is turned into strings

@@ -22,7 +22,7 @@ describe("acedata", function()
   end)
 
   it("has a version", function()
-    assert.equal("0.1.0", acedata._VERSION)
+    assert.matches("^%d+%.%d+%.%d+$", acedata._VERSION)  -- which one: spec/01-version_spec.lua
   end)
 
   it("shares its null with lua-cjson", function()
@@ -147,7 +147,7 @@ describe("acedata", function()
       assert(mock.client { user_agent = "my-report/2" }.usage.proxies { limit = 1 })
       local r = list_requests()[1]
       assert.equal("Bearer", r.auth_scheme)
-      assert.matches("^acedata%-lua/0%.1%.0 %(L[%w%. %-]+; libcurl/%d+%.%d+%.%d+%) my%-report/2$", r.user_agent)
+      assert.matches("^acedata%-lua/%d+%.%d+%.%d+ %(L[%w%. %-]+; libcurl/%d+%.%d+%.%d+%) my%-report/2$", r.user_agent)
       assert.truthy(r.accept_encoding:find("gzip", 1, true))
     end)
 

@@ -102,6 +102,7 @@ local MODES = {
   { name = "sequential", opts = {} },
   { name = "prefetch = 1", opts = { prefetch = 1 } },
   { name = "concurrency = 4", opts = { concurrency = 4 } },
+  { name = "concurrency = \"auto\"", opts = { concurrency = "auto", max_concurrency = 6 } },
 }
 
 local function make_records(n, first)
@@ -164,7 +165,8 @@ local function run(seed, mode)
   end)
   local where = ("seed %d, %s (drift %d, %s): "):format(seed, mode.name, d.drift, d.ordering)
   if not ok and not acedata.is_error(err) then return where .. "a Lua error: " .. tostring(err) end
-  if rt.max_inflight > math.max(1, (mode.opts.concurrency or 1), (mode.opts.prefetch or 0) + 1) then
+  local most = mode.opts.max_concurrency or math.max(1, (mode.opts.concurrency or 1), (mode.opts.prefetch or 0) + 1)
+  if rt.max_inflight > most then
     return where .. rt.max_inflight .. " requests in flight"
   end
   local seen = {}
@@ -245,6 +247,15 @@ describe("the paging planner, against simulated servers", function()
     local got = c.usage.proxies.all { page_size = 10, user_id = false, concurrency = 4 }
     assert.equal(100, #got)
     assert.equal(4, rt.max_inflight)
+  end)
+
+  it("grows the requests in flight with concurrency = \"auto\", never past max_concurrency", function()
+    local srv = new_server { records = make_records(2000, 0), cap = 10 }
+    local rt = sim_runtime(srv, prng(11))
+    local c = acedata.new { token = TOKEN, base_url = "http://127.0.0.1:9", runtime = rt }
+    local got = c.usage.proxies.all { page_size = 10, user_id = false, concurrency = "auto", max_concurrency = 8 }
+    assert.equal(2000, #got)
+    assert.equal(8, rt.max_inflight)
   end)
 
   it("refuses concurrency on a custom runtime that cannot run tasks", function()

@@ -29,13 +29,14 @@ end
 
 local function ms(s) return string.format("%.1f", s * 1000) end
 
--- The README's OpenResty example: the `location = /usage/total { … }` block of its nginx snippet.
-local function readme_location()
-  local f = assert(io.open("README.md", "rb"))
+-- The OpenResty example of docs/openresty.md: the `location = /usage/total { … }` block of its
+-- nginx snippet. The README shows the same block (checked below), so both run here.
+local function example_location(path)
+  local f = assert(io.open(path, "rb"))
   local text = f:read("*a")
   f:close()
-  local conf = assert(text:match("\n```nginx\n(.-)\n```"), "README.md has no nginx snippet")
-  local start = assert(conf:find("location = /usage/total {", 1, true), "no /usage/total location in README")
+  local conf = assert(text:match("\n```nginx\n(.-)\n```"), path .. " has no nginx snippet")
+  local start = assert(conf:find("location = /usage/total {", 1, true), "no /usage/total location in " .. path)
   local depth, i = 0, start
   repeat
     local c = conf:sub(i, i)
@@ -43,6 +44,20 @@ local function readme_location()
     i = i + 1
   until depth == 0 and c == "}" or i > #conf
   return conf:sub(start, i - 1)
+end
+
+-- The log-phase example of docs/openresty.md (its second nginx snippet, a `log_by_lua_block`),
+-- put in a location of its own.
+local function example_log_location(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  local block
+  for snippet in text:gmatch("\n```nginx\n(.-)\n```") do
+    if snippet:find("^log_by_lua_block") then block = snippet end
+  end
+  assert(block, path .. " has no log_by_lua_block snippet")
+  return "location = /example/log {\n content_by_lua_block { ngx.say(\"logged\") }\n" .. block .. "\n}"
 end
 
 describe("OpenResty", function()
@@ -57,7 +72,7 @@ describe("OpenResty", function()
     app = nginx_app.start {
       mock_url = mock.url(), tls = tls,
       env = { ACEDATACLOUD_PLATFORM_TOKEN = mock.TOKEN, PLATFORM_API_BASE_URL = mock.url() },
-      server_extra = readme_location(),
+      server_extra = example_location("docs/openresty.md") .. "\n" .. example_log_location("docs/openresty.md"),
     }
   end)
 
@@ -122,7 +137,30 @@ describe("OpenResty", function()
     end)
   end)
 
-  describe("the README's example handler", function()
+  describe("the example handler of docs/openresty.md and README.md", function()
+    it("is the same location block in both", function()
+      assert.equal(example_location("docs/openresty.md"), example_location("README.md"))
+    end)
+
+    it("the log-phase example makes its request from a timer, after the response", function()
+      local log_before = #app:error_log()
+      local status, body = app:get("/example/log")
+      assert.equal(200, status, body)
+      assert.equal("logged\n", body)
+      local seen
+      for _ = 1, 100 do                        -- at most ~5 s
+        for _, r in ipairs(mock.list_requests()) do
+          if ("&" .. r.args .. "&"):find("&limit=1&", 1, true) then seen = r end
+        end
+        if seen then break end
+        socket.sleep(0.05)
+      end
+      assert.truthy(seen, "the timer's request never reached the mock")
+      socket.sleep(0.2)                        -- the timer logs a failure once the answer is in
+      local logged = app:error_log():sub(log_before + 1)
+      assert.is_nil(logged:find("acedata", 1, true), logged)
+    end)
+
     it("totals usage with the default client", function()
       local status, body = app:get("/usage/total")
       assert.equal(200, status, body)

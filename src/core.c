@@ -18,12 +18,22 @@
 #define ACEDATA_VERSION "0.0.0"
 #endif
 
+/* The Lua whose headers this build used: LuaJIT's own version string, else lua.h's release. */
+#ifdef ACEDATA_HAVE_LUAJIT_H
+#include <luajit.h>
+#define ACEDATA_BUILT_FOR LUAJIT_VERSION
+#else
+#define ACEDATA_BUILT_FOR LUA_RELEASE
+#endif
+
 ACEDATA_EXPORT int luaopen_acedata_core(lua_State *L);
 
 int luaopen_acedata_core(lua_State *L) {
   lua_newtable(L);
   lua_pushliteral(L, ACEDATA_VERSION);
   lua_setfield(L, -2, "_VERSION");
+  lua_pushliteral(L, ACEDATA_BUILT_FOR);
+  lua_setfield(L, -2, "built_for");
   ad_clock_open(L);
   ad_decode_open(L);
   ad_http_open(L);

@@ -12,7 +12,7 @@
  *     connect_timeout = 10,    -- seconds to connect (0 = libcurl's default, 300 s)
  *     ssl_verify = true,       -- verify the peer certificate and the host name
  *     ca_file = nil,           -- PEM bundle path (default: libcurl's bundle)
- *     user_agent = nil,        -- default "acedata-lua/0.1.0 (Lua 5.4; libcurl/7.88.1)"
+ *     user_agent = nil,        -- default "acedata-lua/<version> (Lua 5.4; libcurl/7.88.1)"
  *     max_body = 268435456,    -- bytes of (decompressed) body; more aborts the request
  *   }
  *   Misuse raises at once: options not a table, an unknown name, a value of the wrong type (numbers

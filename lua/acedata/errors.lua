@@ -50,6 +50,12 @@ local function redact(s, secret)
   out[#out + 1] = s:sub(pos)
   return table.concat(out)
 end
+
+--- Replaces every occurrence of `secret` in `s` with a placeholder (plain text, not a pattern).
+-- @function redact
+-- @tparam string s
+-- @tparam string secret
+-- @treturn string
 errors.redact = redact
 
 --- Is `v` an acedata error?

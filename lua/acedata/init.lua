@@ -14,7 +14,8 @@ local core = require "acedata.core"
 local errors = require "acedata.errors"
 
 local acedata = {
-  _VERSION = "0.1.0",
+  --- The version, from the C core (CMakeLists.txt's `project(… VERSION …)`).
+  _VERSION = core._VERSION,
   --- JSON null: a NULL light userdata, the very value of `cjson.null`.
   null = core.null,
   --- The metatable given to decoded arrays when `array_mt = true`.
@@ -56,6 +57,8 @@ local default_proxies = setmetatable({
   get = function(id) return acedata.default_client().usage.proxies.get(id) end,
 }, { __call = function(_, params) return acedata.default_client().usage.proxies(params) end })
 
+--- The usage endpoints, through the default client: `acedata.usage.proxies{…}` (one page),
+-- `.each{…}`, `.all{…}` and `.get(id)`, as on a client (see docs/usage.md).
 acedata.usage = { proxies = default_proxies }
 
 --- The token's owner, through the default client.

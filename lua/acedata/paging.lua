@@ -41,14 +41,17 @@ paging.MAX_BEHIND = 8
 --   `fetch(offset, limit) -> page | nil, err` (page = `{count = n, results = {…}}`; runs inside a
 --   task of `runtime` when `ahead > 0`), `page_size`, `max_items`, `offset` (start), `order`
 --   (`"newest_first"`, `"oldest_first"` or `"other"`), `ahead` (requests beyond the one read next),
---   `runtime` (with ahead), `url` (for errors), `secret` (scrubbed from errors)
+--   or `limiter` (an acedata.limiter: `limit() - 1` ahead, asked whenever the planner plans),
+--   `runtime` (with either), `url` (for errors), `secret` (scrubbed from errors)
 -- @treturn function iterator yielding records; raises the error object on failure
 -- @return nil, nil, and a to-be-closed value: closing it (or breaking out of a `for` on 5.4)
 --   cancels the requests in flight
 function paging.each(plan)
   local fetch, limit, max_items = plan.fetch, plan.page_size, plan.max_items
-  local ahead, rt, order = plan.ahead or 0, plan.runtime, plan.order
-  local poke = ahead > 0 and rt.poke or nil   -- optional in a runtime
+  local rt, order, auto = plan.runtime, plan.order, plan.limiter
+  local ahead = plan.ahead or 0           -- with a limiter: limit - 1, asked at every plan
+  local concurrent = ahead > 0 or auto ~= nil
+  local poke = concurrent and rt.poke or nil   -- optional in a runtime
   local start = plan.offset or 0
   local pos = start                 -- the next record to yield, in first-page coordinates
   local size = limit                -- the page size the server has shown
@@ -93,7 +96,7 @@ function paging.each(plan)
     -- floor: the highest count known when the request is sent; its answer cannot count fewer
     -- unless records were deleted (answers may come in any order, so only this is a sound test).
     local r = { at = at, shift = growth, floor = max_count }
-    if ahead > 0 then
+    if concurrent then
       r.task = rt:spawn(function()
         local page, err = fetch(at + r.shift, limit)
         if not page then error(err, 0) end
@@ -109,6 +112,7 @@ function paging.each(plan)
   -- counts as the first).
   local function replan()
     local last = stop_at()
+    if auto then ahead = auto:limit() - 1 end
     -- Requests that fell behind the reader (or past the end) are of no use.
     for i = #inflight, 1, -1 do
       local r = inflight[i]
@@ -219,7 +223,7 @@ function paging.each(plan)
       if not inflight[1] or inflight[1].at ~= pos then replan() end
       local list = place(take())
       if list == nil then stop() return end
-      if ahead > 0 then replan() end      -- the next pages go on their way while these are read
+      if concurrent then replan() end     -- the next pages go on their way while these are read
       if #list > 0 then
         records, index, n = list, 1, #list
         return

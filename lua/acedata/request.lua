@@ -48,8 +48,10 @@ end
 -- @tparam[opt] number deadline monotonic time after which no new attempt starts; an attempt
 --   started before it is given at most the time that is left
 -- @tparam[opt] table decode_opts core.decode's options for the body (`fields`)
+-- @tparam[opt] table limiter an acedata.limiter (`concurrency = "auto"`): paces every attempt and
+--   is told how each one went
 -- @return body, nil, attempts; or nil and an error (`err.attempts` is always set)
-function request.get(client, url, deadline, decode_opts)
+function request.get(client, url, deadline, decode_opts, limiter)
   local cfg, t = client.cfg, client.runtime
   local ctx = { url = url, attempts = 0, secret = cfg.token }
   local shared = client.shared
@@ -60,6 +62,15 @@ function request.get(client, url, deadline, decode_opts)
     if pause and pause > 0 then
       if deadline and t:now() + pause >= deadline then return nil, past_deadline(ctx, last_err) end
       t:sleep(pause)
+    end
+    -- concurrency = "auto": the pace the limiter has learned holds this attempt back.
+    -- The pace is a guess about the server and the deadline a promise to the caller: a hold that
+    -- would pass the deadline is cut to what is left of it, never made a failure of its own.
+    if limiter then
+      local hold = limiter:next_send(t:now()) - t:now()
+      if deadline then hold = math.min(hold, (deadline - t:now()) * 0.5) end
+      if hold > 0 then t:sleep(hold) end
+      limiter:on_send(t:now())
     end
     local timeout
     if deadline then
@@ -72,10 +83,14 @@ function request.get(client, url, deadline, decode_opts)
     local res, terr = t:get(url, client.headers, timeout)
     local body, err = outcome(res, terr, ctx, decode_opts)
     log.attempt(client, ctx, started, t:now(), res, err)
+    local retry_after = err and res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
+    if limiter then
+      limiter:on_result(t:now(), { latency = t:now() - started, status = res and res.status,
+        kind = terr and terr.kind, retry_after = retry_after })
+    end
     if err == nil then return body, nil, ctx.attempts end
     last_err = err
 
-    local retry_after = res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
     if retry_after then err.retry_after = retry_after end
     if not retry.retryable(err) or ctx.attempts > cfg.max_retries then return nil, err end
     if retry_after and retry_after > cfg.max_retry_after then return nil, err end

@@ -23,7 +23,10 @@ for k, v in pairs(usage.FILTERS) do LIST_SCHEMA[k] = v end
 
 --- Names `each{}`/`all{}` take on top of the filters.
 local ITER_OPTIONS = { page_size = true, max_items = true, offset = true, deadline = true,
-                       prefetch = true, concurrency = true, fields = true }
+                       prefetch = true, concurrency = true, max_concurrency = true, fields = true }
+
+--- The most requests `concurrency = "auto"` keeps in flight unless `max_concurrency` says.
+usage.MAX_CONCURRENCY = 16
 
 local fail = misuse.raise
 
@@ -96,6 +99,37 @@ local function check_filters(params)
   query.encode(LIST_SCHEMA, probe)
 end
 
+--- One page of `GET /api/v1/usage/proxies/`: `client.usage.proxies{…}`.
+-- @function proxies
+-- @tparam[opt] table params the filters (`application_id`, `proxy_id` — a string or a list,
+--   sent as repeated keys —, `user_id` — an id, `"me"` (the default: the token's owner) or `false`
+--   (none: tokens that may list every user's records) —, `created_at_from`, `created_at_to` — ISO
+--   8601 strings or epoch seconds —, `ordering`), `limit`, `offset`, `fields` (records keep only
+--   these keys, and `id`)
+-- @treturn table `{count = n, results = {…}, limit = l, offset = o}`, or nil and an error
+
+--- Lazily iterates over every matching record, page after page: `for rec in
+-- client.usage.proxies.each{…} do … end`. Exact whatever page sizes the server chooses; the
+-- rules when the listing changes meanwhile are in docs/paging.md.
+-- @function proxies.each
+-- @tparam[opt] table params the filters of `proxies` (not `limit`/`offset`), and `page_size`
+--   (default 100), `offset`, `max_items`, `prefetch = n` (pages on their way while one is read),
+--   `concurrency = n` (requests in flight) or `"auto"` (as many as the server serves best, at
+--   most `max_concurrency`, default 16), `deadline` (seconds for the whole iteration), `fields`
+-- @treturn function the iterator; it raises the error object (acedata.errors) on failure
+-- @return nil, nil, and a to-be-closed value: closing it (or leaving a `for` early on 5.4)
+--   cancels the requests in flight
+
+--- Every matching record in one array.
+-- @function proxies.all
+-- @tparam[opt] table params as for `proxies.each`
+-- @treturn table the records, or nil and an error
+
+--- One record by id: `GET /api/v1/usage/proxies/{id}`.
+-- @function proxies.get
+-- @tparam string id
+-- @treturn table the record, or nil and an error
+
 --- Builds the functions for one client.
 -- @param client an acedata client
 -- @treturn table callable `proxies{…}` with `.each`, `.all`, `.get`
@@ -120,11 +154,11 @@ function usage.proxies_api(client)
   end
 
   -- One page at (offset, limit) of the listing at `base`.
-  local function page_at(base, sep, offset, limit, deadline, dopts)
+  local function page_at(base, sep, offset, limit, deadline, dopts, limiter)
     local url = base
     if limit then url = url .. sep .. "limit=" .. limit sep = "&" end
     if offset then url = url .. sep .. "offset=" .. offset end
-    local body, err, attempts = request.get(client, url, deadline, dopts)
+    local body, err, attempts = request.get(client, url, deadline, dopts, limiter)
     if body == nil then return nil, err end
     return to_page(body, url, limit, offset or 0, attempts, client.cfg.token)
   end
@@ -149,32 +183,39 @@ function usage.proxies_api(client)
       else filters[k] = v end
     end
     -- Check everything now, before the first request.
+    local auto = opts.concurrency == "auto"
     query.encode({ page_size = "positive", max_items = "integer", offset = "integer", prefetch = "integer",
-        concurrency = "positive" },
+        concurrency = "positive", max_concurrency = "positive" },
       { page_size = opts.page_size, max_items = opts.max_items, offset = opts.offset, prefetch = opts.prefetch,
-        concurrency = opts.concurrency }, nil)
+        concurrency = not auto and opts.concurrency or nil, max_concurrency = opts.max_concurrency })
+    if opts.max_concurrency and not auto then fail("max_concurrency goes with concurrency = \"auto\"") end
     if opts.deadline ~= nil and (type(opts.deadline) ~= "number" or not (opts.deadline > 0)) then
       fail("deadline must be a positive number of seconds")
     end
     local dopts = decode_opts_for(opts.fields)
     -- prefetch = n: n pages ahead; concurrency = n: n requests at once (n - 1 ahead of the
-    -- page being read, plus the one the reader waits for).
-    local ahead = math.max(opts.prefetch or 0, (opts.concurrency or 1) - 1)
-    if ahead > 0 then
+    -- page being read, plus the one the reader waits for); "auto": as many as acedata.limiter
+    -- finds the server serves best, at most max_concurrency.
+    local ahead, limiter = math.max(opts.prefetch or 0, (not auto and opts.concurrency or 1) - 1), nil
+    if auto then
+      if opts.prefetch then fail("prefetch does not go with concurrency = \"auto\" (it sets how many are ahead)") end
+      limiter = require("acedata.limiter").new { max = opts.max_concurrency or usage.MAX_CONCURRENCY }
+    end
+    if ahead > 0 or limiter then
       runtime.check_concurrent(client.runtime, opts.concurrency and "concurrency" or "prefetch")
     end
     local deadline = opts.deadline and client.runtime:now() + opts.deadline or default_deadline()
     local base, sep = list_url(filters, deadline)
     local fetch
     if base then
-      fetch = function(offset, limit) return page_at(base, sep, offset, limit, deadline, dopts) end
+      fetch = function(offset, limit) return page_at(base, sep, offset, limit, deadline, dopts, limiter) end
     else
       local err = sep
       fetch = function() return nil, err end
     end
     return {
       fetch = fetch, page_size = opts.page_size, max_items = opts.max_items, offset = opts.offset,
-      order = order_of(filters.ordering), ahead = ahead, runtime = client.runtime,
+      order = order_of(filters.ordering), ahead = ahead, limiter = limiter, runtime = client.runtime,
       url = base or (client.cfg.base_url .. LIST_PATH), secret = client.cfg.token,
     }
   end
@@ -182,17 +223,17 @@ function usage.proxies_api(client)
   local function token() return client.cfg.token end
   local api = {}
 
-  --- Lazily iterates over every matching record. Raises the error object on failure.
+  -- each{}: see the doc of proxies.each above.
   api.each = misuse.guard(function(params)
     return paging.each(iteration(params))
   end, token)
 
-  --- Every matching record in one array, or nil and an error.
+  -- all{}
   api.all = misuse.guard(function(params)
     return paging.all(iteration(params))
   end, token)
 
-  --- One record by id: `GET /api/v1/usage/proxies/{id}`.
+  -- get(id)
   api.get = misuse.guard(function(id)
     if type(id) ~= "string" or id == "" then fail("id must be a non-empty string") end
     query.check_text(id, "id")
@@ -201,7 +242,7 @@ function usage.proxies_api(client)
     return rec, err
   end, token)
 
-  --- One page: `proxies{limit =, offset =, …filters}`.
+  -- proxies{…}: one page.
   return setmetatable(api, {
     __call = misuse.guard(function(_, params) return one_page(params) end, token),
   })

@@ -1,10 +1,12 @@
---- The control API under /__mock/ (no auth): reset, config, faults, log, totals, health.
+--- The control API under /__mock/ (no auth): reset, config, faults, log, stats, totals, health.
 
 local cjson = require "cjson.safe"
 local dataset = require "mock.dataset"
 local state = require "mock_state"
 local respond = require "mock_respond"
 local faults = require "mock_faults"
+local model = require "mock_model"
+local scenario = require "mock_scenario"
 
 local control = {}
 
@@ -57,6 +59,8 @@ end
 handlers.reset = function(method)
   if method ~= "POST" then return not_allowed("POST") end
   state.reset()
+  model.reset()
+  scenario.free()
   return ok({ config = state.describe() })
 end
 
@@ -97,18 +101,59 @@ handlers.log = function(method)
   return not_allowed("GET, DELETE")
 end
 
+handlers.stats = function(method)
+  if method == "GET" then return respond.json(200, model.describe()) end
+  if method == "DELETE" then
+    model.reset()
+    return ok()
+  end
+  return not_allowed("GET, DELETE")
+end
+
 handlers.totals = function(method)
   if method ~= "GET" then return not_allowed("GET") end
   return respond.json(200, state.totals())
 end
 
+-- /__mock/scenarios (POST: create, GET: ids, DELETE: free all) and /__mock/scenarios/ID
+-- (GET: its log, DELETE: free it). See mock_scenario.
+handlers.scenarios = function(method, id)
+  if id then
+    if method == "GET" then
+      local d = scenario.describe(id)
+      if not d then return respond.detail(404, "No such scenario.") end
+      return respond.json(200, d)
+    elseif method == "DELETE" then
+      if not scenario.free(id) then return respond.detail(404, "No such scenario.") end
+      return ok()
+    end
+    return not_allowed("GET, DELETE")
+  end
+  if method == "GET" then return respond.json(200, { ids = scenario.ids() }) end
+  if method == "DELETE" then
+    scenario.free()
+    return ok()
+  end
+  if method ~= "POST" then return not_allowed("GET, POST, DELETE") end
+  local body, err = read_json()
+  if not body then return bad(err) end
+  local created
+  created, err = scenario.create(body)
+  if not created then return bad(err) end
+  return ok({ id = created })
+end
+
 --- content_by_lua entry point for /__mock/.
 function control.handle()
   ngx.header["X-Request-Id"] = ngx.var.request_id
-  local name = ngx.var.uri:match("^/__mock/([%w_]+)/?$")
+  local uri = ngx.var.uri
+  local name, id = uri:match("^/__mock/([%w_]+)/?$"), nil
+  if not name then
+    name, id = uri:match("^/__mock/(scenarios)/([%w_]+)/?$")
+  end
   local h = name and handlers[name]
   if not h then return respond.detail(404, "Not found.") end
-  return h(ngx.req.get_method())
+  return h(ngx.req.get_method(), id)
 end
 
 return control

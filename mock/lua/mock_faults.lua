@@ -18,10 +18,10 @@ local ROUTES = { list = true, detail = true, me = true, any = true }
 
 local function is_int(v) return type(v) == "number" and v == math.floor(v) end
 
-local function check_rule(r)
+local function check_rule(r, kinds)
   if type(r) ~= "table" then return nil, "a fault rule must be a JSON object" end
   local kind = r.fault
-  if not KINDS[kind] then return nil, "unknown fault kind " .. tostring(kind) end
+  if not KINDS[kind] or (kinds and not kinds[kind]) then return nil, "unknown fault kind " .. tostring(kind) end
   local rule = { fault = kind }
   rule.route = r.route == nil and "list" or r.route
   if not ROUTES[rule.route] then return nil, "route must be list, detail, me or any" end
@@ -77,6 +77,10 @@ local function check_rule(r)
   end
   return rule
 end
+
+--- Checks one rule (a decoded JSON object); returns the normalized rule or nil, message.
+-- `kinds` (optional): the set of fault kinds allowed (mock_scenario takes a subset).
+faults.check = check_rule
 
 --- Validate one rule or an array of rules and append them; returns the pending count.
 function faults.add(body)
@@ -143,6 +147,40 @@ local function default_body(status)
   return dataset.to_json({ detail = "Error " .. status .. " (injected by the mock)." })
 end
 
+--- Performs one checked rule on the current request (mock_scenario calls it too).
+-- Returns true when the response has been sent (or the connection dropped).
+function faults.perform(rule)
+  local kind = rule.fault
+  if kind == "insert_records" then
+    state.insert(rule.count)
+  elseif kind == "slow_first_byte" then
+    ngx.sleep(rule.delay)
+  elseif kind == "reset_before_headers" then
+    ngx.ctx.status = 444
+    ngx.exit(444)
+    return true
+  elseif kind == "status" then
+    local headers = {}
+    for k, v in pairs(rule.headers or {}) do headers[k] = v end
+    if rule.content_type then headers["Content-Type"] = rule.content_type end
+    local body = rule.body or default_body(rule.status)
+    if rule.status == 401 and not headers["WWW-Authenticate"] then
+      headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    end
+    respond.send(rule.status, body, headers)
+    return true
+  elseif kind == "redirect" then
+    local headers = {}
+    for k, v in pairs(rule.headers or {}) do headers[k] = v end
+    headers["Location"] = rule.location
+    respond.json(rule.status, { detail = "Moved." }, headers)
+    return true
+  else -- body fault: the route runs and mock_respond cuts its body
+    ngx.ctx.body_fault = rule
+  end
+  return false
+end
+
 --- Apply the faults for this request. Returns true when the response has been sent
 -- (or the connection dropped) and the route must not run.
 function faults.apply(route, offset)
@@ -150,35 +188,9 @@ function faults.apply(route, offset)
   local hit = take(route, offset)
   local names = {}
   for k = 1, #hit do
-    local rule = hit[k]
-    local kind = rule.fault
-    names[#names + 1] = kind
+    names[#names + 1] = hit[k].fault
     ngx.ctx.faults = names
-    if kind == "insert_records" then
-      state.insert(rule.count)
-    elseif kind == "slow_first_byte" then
-      ngx.sleep(rule.delay)
-    elseif kind == "reset_before_headers" then
-      ngx.ctx.status = 444
-      ngx.exit(444)
-      return true
-    elseif kind == "status" then
-      local headers = rule.headers or {}
-      if rule.content_type then headers["Content-Type"] = rule.content_type end
-      local body = rule.body or default_body(rule.status)
-      if rule.status == 401 and not headers["WWW-Authenticate"] then
-        headers["WWW-Authenticate"] = 'Bearer realm="api"'
-      end
-      respond.send(rule.status, body, headers)
-      return true
-    elseif kind == "redirect" then
-      local headers = rule.headers or {}
-      headers["Location"] = rule.location
-      respond.json(rule.status, { detail = "Moved." }, headers)
-      return true
-    else -- body fault: the route runs and mock_respond cuts its body
-      ngx.ctx.body_fault = rule
-    end
+    if faults.perform(hit[k]) then return true end
   end
   return false
 end

@@ -5,6 +5,7 @@ local state = require "mock_state"
 local respond = require "mock_respond"
 local faults = require "mock_faults"
 local query = require "mock_query"
+local model = require "mock_model"
 
 local router = {}
 
@@ -35,11 +36,14 @@ local function authenticate(header)
   end
   if cred == dataset.TOKEN then return dataset.USER_ID, dataset.ME end
   if cred == dataset.OTHER_TOKEN then return dataset.OTHER_USER_ID, dataset.OTHER_ME end
+  if cred == dataset.ADMIN_TOKEN then return dataset.ADMIN_USER_ID, dataset.ADMIN_ME end
   local message = cred == "" and "Invalid token header. No credentials provided." or "Invalid token."
   return nil, function()
     respond.error(401, "invalid_token", message, { ["WWW-Authenticate"] = 'Bearer realm="api"' })
   end
 end
+
+router.authenticate = authenticate -- mock_scenario checks tokens the same way
 
 local function auth_scheme(header)
   if not header then return null end
@@ -59,25 +63,29 @@ local function handle_list(user_id, args)
     end
     wanted = wanted and wanted[1]
   end
+  local admin = user_id == dataset.ADMIN_USER_ID -- may list anyone's records, or everyone's
   if wanted == nil or wanted == "" or wanted == true then
-    return respond.error(403, "permission_denied",
-      "user_id is required: listing the records of all users is not permitted.")
-  end
-  if wanted ~= user_id then
+    if not admin then
+      return respond.error(403, "permission_denied",
+        "user_id is required: listing the records of all users is not permitted.")
+    end
+    wanted = nil
+  elseif wanted ~= user_id and not admin then
     return respond.error(403, "permission_denied",
       "You do not have permission to access the records of this user.")
   end
   local q, err = query.parse(args)
   if not q then return respond.error(400, "invalid_parameter", err) end
   page_delay()
-  local body = query.page_body(q, user_id == dataset.USER_ID, state.config.shape)
+  -- Every record of the data set belongs to USER_ID: a list of everyone's records is that too.
+  local body = query.page_body(q, wanted == nil or wanted == dataset.USER_ID, state.config.shape)
   return respond.send(200, body)
 end
 
 local function handle_detail(user_id, id)
   page_delay()
   local i = dataset.index_of(id, state.seed())
-  if not i or i > state.total() or user_id ~= dataset.USER_ID then
+  if not i or i > state.total() or (user_id ~= dataset.USER_ID and user_id ~= dataset.ADMIN_USER_ID) then
     return respond.detail(404, "Not found.")
   end
   return respond.send(200, state.record_json(i))
@@ -107,6 +115,7 @@ function router.handle()
   }
   ngx.ctx.entry = entry
   state.log_append(entry)
+  model.enter()
   ngx.header["X-Request-Id"] = request_id
 
   if not route then return respond.detail(404, "Not found.") end
@@ -119,6 +128,7 @@ function router.handle()
 
   local user_id, me_or_fail = authenticate(header)
   if not user_id then return me_or_fail() end
+  if model.admit(user_id, route, route == "list" and query.offset_of(args) or nil) then return end
   if route == "list" then return handle_list(user_id, args) end
   if route == "detail" then return handle_detail(user_id, id) end
   return respond.json(200, me_or_fail)
@@ -126,6 +136,7 @@ end
 
 --- log_by_lua: record what was finally sent.
 function router.log_phase()
+  model.leave()
   local ctx = ngx.ctx
   local entry = ctx.entry
   if not entry then return end

@@ -4,6 +4,8 @@
 -- request. init() runs in init_by_lua (master) and the state is inherited by the worker.
 
 local dataset = require "mock.dataset"
+local model_keys = { latency_ms = true, jitter_ms = true, rate = true, burst = true, workers = true,
+  offset_cost_us = true }
 
 local state = {}
 
@@ -11,7 +13,9 @@ local LOG_LIMIT = 100000        -- entries kept in the request log
 local JSON_CACHE_LIMIT = 200000 -- encoded records kept per worker
 local VIEW_CACHE_LIMIT = 16     -- filtered/sorted index lists kept
 
-local startup = { records = 1000, shape = "items", page_delay_ms = 0, seed = 1, gzip = true }
+local startup = { records = 1000, shape = "items", page_delay_ms = 0, seed = 1, gzip = true,
+  -- the server model (mock_model): all off
+  latency_ms = 0, jitter_ms = 0, rate = 0, burst = 0, workers = 0, offset_cost_us = 0 }
 
 state.config = {}
 state.inserted = 0       -- records added by insert_records faults since the last reset/config
@@ -57,7 +61,8 @@ function state.seed()
   return state.config.seed
 end
 
---- Apply a config change ({records, shape, page_delay_ms, seed, gzip}); nil, message if invalid.
+--- Apply a config change ({records, shape, page_delay_ms, seed, gzip} and the server model's
+-- keys, checked by mock_model.check); nil, message if invalid.
 -- Setting records makes the data set exactly that size (inserted records are dropped).
 function state.configure(body)
   if type(body) ~= "table" then return nil, "config must be a JSON object" end
@@ -81,6 +86,10 @@ function state.configure(body)
     elseif k == "shape" then
       if v ~= "items" and v ~= "results" then return nil, 'shape must be "items" or "results"' end
       new[k] = v
+    elseif model_keys[k] then
+      local value, err = require("mock_model").check(k, v)
+      if value == nil then return nil, err end
+      new[k] = value
     else
       return nil, "unknown config key " .. tostring(k)
     end

@@ -37,6 +37,15 @@ function mock.faults(rules) return control("POST", "/__mock/faults", rules) end
 function mock.log() return control("GET", "/__mock/log") end
 function mock.totals() return control("GET", "/__mock/totals") end
 
+-- Scenarios (mock/README.md "Scenarios"): a server of its own under <mock>/__scenario/ID.
+-- mock.scenario(body) -> id, base_url; mock.scenario_log(id) -> what it served; scenario_free(id).
+function mock.scenario(body)
+  local id = control("POST", "/__mock/scenarios", body).id
+  return id, mock.url() .. "/__scenario/" .. id
+end
+function mock.scenario_log(id) return control("GET", "/__mock/scenarios/" .. id) end
+function mock.scenario_free(id) return control("DELETE", "/__mock/scenarios/" .. id) end
+
 -- The mock log's entries for the list route (what each{} and proxies{} asked for).
 function mock.list_requests()
   local out = {}

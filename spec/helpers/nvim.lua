@@ -94,7 +94,9 @@ function nvim.run(code, env, timeout)
   local all = { ACEDATA_ROOT = root(), ACEDATA_CPATH = nvim.luajit_cpath(), ACEDATA_NVIM_OUT = outfile,
     ACEDATA_NVIM_TIMEOUT = tostring(timeout) }
   for k, v in pairs(env or {}) do all[k] = v end
-  for k, v in pairs(all) do f:write("export ", k, "=", shell_quote(v), "\n") end
+  for k, v in pairs(all) do  -- a value false unsets the variable
+    if v then f:write("export ", k, "=", shell_quote(v), "\n") else f:write("unset ", k, "\n") end
+  end
   f:close()
   local cmd = "sh -c '. \"$0\"; timeout -k 5 " .. (timeout + 15)
     .. " nvim --headless --clean -u NONE -c \"luafile $1\" 2>&1; echo \"\nnvim-exit:$?\"' "

@@ -10,8 +10,9 @@
 --      cpath = nil,                -- e.g. "/path/to/acedata/build/luajit/?.so"
 --    }
 --
--- Requests run on Neovim's event loop (`vim.loop`, luv) through acedata.luv: libcurl's multi
--- socket API is driven from poll and timer handles, and results come back with `vim.schedule`.
+-- Requests run on Neovim's event loop (`vim.uv`; `vim.loop` before 0.10: luv) through acedata.luv:
+-- libcurl's multi socket API is driven from poll and timer handles, and results come back with
+-- `vim.schedule`. `:checkhealth acedata` says whether the C core loads and a token is set.
 --
 -- Functions for other plugins (callbacks run in Neovim's main context, through `vim.schedule`):
 --
@@ -34,6 +35,7 @@ local args = require "acedata.nvim.args"
 local report = require "acedata.nvim.report"
 
 local unpack = table.unpack or unpack  -- luacheck: ignore (5.1)
+local uv = vim.uv or vim.loop  -- vim.uv since Neovim 0.10; vim.loop (the same luv) before
 
 local M = {}
 
@@ -62,7 +64,7 @@ end
 
 local function find_core()
   local root = plugin_root()
-  if root and vim.loop.fs_stat(root .. "/build/luajit/acedata/core.so") then
+  if root and uv.fs_stat(root .. "/build/luajit/acedata/core.so") then
     M.add_cpath(root .. "/build/luajit/?.so")
   end
   if config.cpath then M.add_cpath(config.cpath) end
@@ -75,6 +77,20 @@ function M.client()
     client = require("acedata.luv").new(client_opts)
   end
   return client
+end
+
+--- The options setup{} passes to acedata.new (a copy; `{}` before setup). For :checkhealth.
+-- @treturn table
+function M.options()
+  local copy = {}
+  for k, v in pairs(client_opts) do copy[k] = v end
+  return copy
+end
+
+--- Where setup{} looks for the C core (the plugin's build/luajit, then setup{}'s cpath): puts
+-- those `?.so` patterns first on package.cpath.
+function M.find_core()
+  find_core()
 end
 
 --- Frees the client (also done on VimLeavePre). The next use makes a new one.

@@ -119,7 +119,9 @@ end
 --- Does a plain http:// request to `url` go through a proxy (libcurl's variables: http_proxy,
 -- all_proxy / ALL_PROXY, minus no_proxy / NO_PROXY)? Over https:// the answers come through the
 -- tunnel, from the API itself.
-local function proxied(url)
+-- @tparam string url
+-- @treturn boolean
+function errors.proxied(url)
   local scheme, host = url:match("^(%a+)://%[?([^/:%]]+)")
   if scheme ~= "http" then return false end
   local p = os.getenv("http_proxy") or os.getenv("all_proxy") or os.getenv("ALL_PROXY")
@@ -131,7 +133,7 @@ local function proxied(url)
   end
   return true
 end
-errors.proxied = proxied
+local proxied = errors.proxied
 
 --- The error for a response whose status is not a success.
 -- @tparam table res `{status=, headers=, body=}` (body decoded, or nil)

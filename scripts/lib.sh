@@ -39,13 +39,16 @@ need() {
 }
 
 # Packages by purpose.
-PKGS_BUILD=(cmake make gcc libc6-dev pkg-config libcurl4-openssl-dev zlib1g-dev ca-certificates lua5.4 liblua5.4-dev lua-cjson)
+# lua-argparse: the `acedata` command's parser (the rock's dependency "argparse").
+PKGS_BUILD=(cmake make gcc libc6-dev pkg-config libcurl4-openssl-dev zlib1g-dev ca-certificates lua5.4 liblua5.4-dev lua-cjson
+  lua-argparse)
 PKGS_MOCK=(nginx libnginx-mod-http-lua python3 curl)
 # The other Lua versions the suite runs on (lua-cjson, lua-busted and lua-socket cover them all).
 PKGS_LUAS=(lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev)
 PKGS_ROCK=(luarocks)
+# tinyproxy: the forward proxy of spec/55-proxy_spec.lua.
 PKGS_TEST=(lua-busted lua-socket lua-check clang-14 libclang-rt-14-dev neovim lua-luv
-  openssl valgrind cppcheck clang-tidy-14 clang-format-14
+  openssl valgrind cppcheck clang-tidy-14 clang-format-14 tinyproxy
   chromium python3-html5lib)   # the HTML report: headless Chromium, and an HTML5 check
 # bench/e2e and bench/memory (not the tests): Python requests (the seed's client), LuaSocket,
 # GNU time (peak RSS of each client), curl (the transfer floor).

@@ -22,52 +22,97 @@ local function sink()
   }
 end
 
-describe("cli.args.parse", function()
-  local spec = { ["application-id"] = { many = true }, format = {}, help = { flag = true } }
+-- What args.parse raises: { exit = …, message = … } or { exit = 0, output = … }.
+local function raised(argv)
+  local ok, e = pcall(args.parse, argv)
+  assert.is_false(ok, "parse succeeded: " .. table.concat(argv, " "))
+  assert.is_table(e)
+  return e
+end
 
-  it("reads --name value and --name=value", function()
-    local o = assert(args.parse({ "--format", "csv" }, spec))
+describe("cli.args.parse", function()
+  it("reads --name value and --name=value, and names the command", function()
+    local o, path = args.parse { "usage", "proxies", "--format", "csv" }
     assert.equal("csv", o.format)
-    o = assert(args.parse({ "--format=json" }, spec))
+    assert.equal("usage proxies", path)
+    o = args.parse { "usage", "proxies", "--format=json" }
     assert.equal("json", o.format)
   end)
 
   it("collects a repeated option into a list", function()
-    local o = assert(args.parse({ "--application-id", "a", "--application-id=b" }, spec))
-    assert.same({ "a", "b" }, o["application-id"])
+    local o = args.parse { "usage", "proxies", "--application-id", "a", "--application-id=b" }
+    assert.same({ "a", "b" }, o.application_id)
   end)
 
-  it("keeps positional arguments, and everything after --", function()
-    local o, rest = args.parse({ "x", "--help", "--", "--format" }, spec)
-    assert.is_true(o.help)
-    assert.same({ "x", "--format" }, rest)
+  it("gives the defaults: table, one page at a time, 100 records a page", function()
+    local o = args.parse { "usage", "proxies" }
+    assert.same({ "table", 1, 100 }, { o.format, o.concurrency, o.page_size })
+    assert.is_nil(o.max_items)
+    assert.is_nil(o.ca_file)
   end)
 
-  it("treats -h as --help", function()
-    assert.is_true(assert(args.parse({ "-h" }, spec)).help)
+  it("converts integers and TIMEs", function()
+    local before = os.time()
+    local o = args.parse { "usage", "proxies", "--max-items", "5", "--from", "2024-08-01", "--to", "1d",
+      "--concurrency", "4" }
+    assert.equal(5, o.max_items)
+    assert.equal(4, o.concurrency)
+    assert.equal(1722470400, o.from)
+    assert.is_true(math.abs(o.to - (before - 86400)) <= 2)
   end)
 
-  it("refuses an unknown option, a missing value, a value for a flag, a single option twice", function()
-    local _, err = args.parse({ "--nope" }, spec)
-    assert.matches("unknown option %-%-nope", err)
-    _, err = args.parse({ "--format" }, spec)
-    assert.matches("needs a value", err)
-    _, err = args.parse({ "--help=1" }, spec)
-    assert.matches("takes no value", err)
-    _, err = args.parse({ "--format", "csv", "--format", "json" }, spec)
-    assert.matches("given twice", err)
-    _, err = args.parse({ "-x" }, spec)
-    assert.matches("unknown option %-x", err)
+  it("reads the ID of usage proxy, and the shell of completion", function()
+    local o, path = args.parse { "usage", "proxy", "0191-x", "--format", "json" }
+    assert.same({ "usage proxy", "0191-x", "json" }, { path, o.id, o.format })
+    o, path = args.parse { "completion", "bash" }
+    assert.same({ "completion", "bash" }, { path, o.shell })
   end)
 
-  it("starts at the given index", function()
-    local o, rest = args.parse({ "usage", "proxies", "--format", "csv" }, spec, 3)
-    assert.equal("csv", o.format)
-    assert.same({}, rest)
+  it("answers -h and --help with the command's help (exit 0)", function()
+    for _, argv in ipairs { { "-h" }, { "usage", "proxies", "-h" }, { "me", "--help" } } do
+      local e = raised(argv)
+      assert.equal(0, e.exit)
+      assert.matches("^Usage: acedata", e.output)
+    end
+    assert.matches("%-%-group%-by G", raised({ "usage", "proxies", "--help" }).output)
+  end)
+
+  it("refuses an unknown option, a missing value, a wrong choice, a single option twice (exit 2)", function()
+    for argv, want in pairs {
+      [{ "usage", "proxies", "--nope" }] = "unknown option '%-%-nope'",
+      [{ "usage", "proxies", "--format" }] = "option '%-%-format' requires an argument",
+      [{ "usage", "proxies", "--format", "xml" }] = "must be one of 'table', 'csv', 'jsonl', 'json'",
+      [{ "usage", "proxies", "--format", "csv", "--format", "json" }] = "at most 1 time",
+      [{ "usage", "proxies", "--max-items=-1" }] = "%-%-max%-items must be an integer at least 0",
+      [{ "usage", "proxies", "--max-items", "-1" }] = "unknown option '%-1'",
+      [{ "usage", "proxies", "--from", "yesterday" }] = "%-%-from: ",
+      [{ "usage", "proxies", "--user-id", "" }] = "%-%-user%-id must not be empty",
+      [{ "usage", "proxies", "extra" }] = "too many arguments",
+      [{ "usage", "proxy" }] = "missing argument 'id'",
+      [{ "usage" }] = "a command is required",
+      [{ "nope" }] = "unknown command 'nope'",
+      [{ "completion", "tcsh" }] = "must be one of 'bash', 'zsh', 'fish'",
+    } do
+      local e = raised(argv)
+      assert.equal(2, e.exit, table.concat(argv, " "))
+      assert.matches(want, e.message)
+    end
+  end)
+
+  it("ends a usage error with the command's usage and where its help is", function()
+    local e = raised { "usage", "proxies", "--nope" }
+    assert.matches("\nUsage: acedata usage proxies ", e.message)
+    assert.matches('Run "acedata usage proxies %-%-help" for help%.$', e.message)
+  end)
+
+  it("refuses a --ca-file that cannot be read", function()
+    local e = raised { "me", "--ca-file", "/nonexistent/ca.pem" }
+    assert.equal(2, e.exit)
+    assert.matches('%-%-ca%-file: cannot read "/nonexistent/ca.pem"', e.message)
   end)
 end)
 
-describe("cli.args.integer and choice", function()
+describe("cli.args.integer", function()
   it("accepts integers in range only", function()
     assert.equal(4, args.integer("concurrency", "4", 1, 16))
     assert.is_nil((args.integer("concurrency", "0", 1, 16)))
@@ -76,12 +121,6 @@ describe("cli.args.integer and choice", function()
     assert.is_nil((args.integer("max-items", "1.5", 0)))
     local _, err = args.integer("max-items", "x", 0)
     assert.matches("%-%-max%-items must be an integer at least 0", err)
-  end)
-
-  it("accepts one of the choices only", function()
-    assert.equal("csv", args.choice("format", "csv", format.NAMES))
-    local _, err = args.choice("format", "xml", format.NAMES)
-    assert.matches("table, csv, jsonl, json", err, 1, true)
   end)
 end)
 
@@ -206,7 +245,40 @@ describe("cli.format.records", function()
     for line in out.text():gmatch("(.-)\n") do lines[#lines + 1] = line end
     assert.equal(2, #lines)
     assert.matches("^id%s+created_at%s+service%s+app%s+proxy%s+used%s+deducted$", lines[1])
-    assert.matches("^r1%s+2024%-08%-01T00:00:37Z%s+openai%-proxy%s+app%-1%s+px%-1%s+1%.5%s+0%.75$", lines[2])
+    assert.matches("^r1%s+2024%-08%-01T00:00:37Z%s+openai%-proxy%s+app%-1%s+px%-1%s+1%.5000%s+0%.7500$", lines[2])
+  end)
+
+  it("writes every number of json exactly, nested ones too, and null, true, arrays and objects", function()
+    assert.equal('{"a":[1,2.5,null,true]}', format.json { a = { 1, 2.5, cjson.null, true } })
+    local text = format.json { metadata = { cost = 0.1 + 0.2, n = 3 } }
+    assert.truthy(text:find('"cost":0.30000000000000004', 1, true), text)
+    assert.equal(0.1 + 0.2, cjson.decode(text).metadata.cost)
+    assert.equal('{"big":1000000000000000.5}', format.json { big = 1e15 + 0.5 })
+    assert.has_error(function() format.json { x = math.huge } end, "cannot write: JSON has no inf")
+  end)
+
+  it("writes amounts with 4 decimals in table, exactly in csv, jsonl and json", function()
+    local r = { id = "r2", used_amount = 23781.5986328125, deducted_amount = 0.1 + 0.2 }
+    local out = sink()
+    local w = format.records("table", out)
+    w:row(r)
+    w:finish()
+    assert.matches("%s23781%.5986%s+0%.3000\n$", out.text())
+    for _, name in ipairs { "jsonl", "json" } do
+      out = sink()
+      w = format.records(name, out)
+      w:row(r)
+      w:finish()
+      assert.truthy(out.text():find('"used_amount":23781.5986328125', 1, true), out.text())
+      assert.truthy(out.text():find('"deducted_amount":0.30000000000000004', 1, true), out.text())
+      local v = cjson.decode(out.text())
+      assert.equal(23781.5986328125, (v[1] or v).used_amount)
+    end
+    out = sink()
+    w = format.records("csv", out)
+    w:row(r)
+    w:finish()
+    assert.truthy(out.text():find(",23781.5986328125,0.30000000000000004,", 1, true), out.text())
   end)
 
   it("raises a write error instead of losing rows", function()
@@ -269,6 +341,17 @@ describe("cli.group", function()
     w:finish()
     assert.same({ { service = "a", count = 1, used = 1.5, deducted = 1 },
       { total = true, count = 1, used = 1.5, deducted = 1 } }, cjson.decode(out.text()))
+  end)
+
+  it("writes group amounts with 4 decimals in table", function()
+    local g = group.new("service")
+    g:add(rec("a", "x", "2024-08-01", 2047.9990234375, 1))
+    local out = sink()
+    local w = format.groups("table", out, "service", 1)
+    for _, row in ipairs(g:rows()) do w:row(row) end
+    w:finish()
+    assert.matches("\na%s+1%s+2047%.9990%s+1%.0000\n", out.text())
+    assert.matches("\nTOTAL%s+1%s+2047%.9990%s+1%.0000\n$", out.text())
   end)
 end)
 

@@ -38,14 +38,18 @@
  *     status        integer HTTP status of the final response (4xx/5xx are responses, not failures)
  *     hdrs          table: lower-case name -> trimmed value, last one wins, of the final response
  *                   only (redirects and 1xx interim responses are dropped)
- *   on a transport failure instead:  nil, kind, message, curl_code
+ *   on a transport failure instead:  nil, kind, message, curl_code, proxy_status
  *     kind          "timeout"  CURLE_OPERATION_TIMEDOUT
  *                   "tls"      the SSL/TLS errors (handshake, verification, CA file, pinning, ...)
+ *                   "proxy"    the proxy refused the CONNECT tunnel (proxy_status: its HTTP
+ *                              status, CURLINFO_HTTP_CONNECTCODE), or the proxy's name did not
+ *                              resolve, or a proxy handshake failed (proxy_status nil)
  *                   "network"  everything else, including a body over max_body
  *                              (message "response body larger than N bytes", curl_code 23)
  *     message       libcurl's error buffer, else curl_easy_strerror(curl_code); never any part of
  *                   the request headers
  *     curl_code     integer CURLcode
+ *     proxy_status  integer status of the proxy's answer to CONNECT (>= 300), else nil
  *   local v, msg = s:decode([opts])   -- ad_decode over the last body; opts as core.decode's
  *                                     -- (null = value, array_mt = boolean)
  *   local body = s:body()             -- the last body as a string ("" after a failure)
@@ -66,7 +70,7 @@
  *                   -- starts a GET (header_lines and timeout_override as for s:get)
  *     req:id()        integer, unique in this multi, increasing from 1
  *     req:state()     "running" | "done" | "cancelled"
- *     req:result()    status, hdrs | nil, kind, message, curl_code      (as s:get)
+ *     req:result()    status, hdrs | nil, kind, message, curl_code, proxy_status (as s:get)
  *     req:decode([opts]), req:body(), req:info()                       (as the session's)
  *                     these four raise "request is still running" / "request was cancelled"
  *     req:cancel()    stops a running request -> true; false if it was not running

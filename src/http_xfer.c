@@ -145,6 +145,7 @@ int ad_xfer_prepare(ad_xfer *x, lua_State *L, int url_idx, int hdr_idx) {
   x->code = CURLE_OK;
   x->status = 0;
   x->connects = 0;
+  x->proxy_status = 0;
   x->total_time = 0.0;
   x->errbuf[0] = '\0';
   if (xfer_build_headers(x, L, hdr_idx) != 0) return -1;
@@ -155,16 +156,19 @@ int ad_xfer_prepare(ad_xfer *x, lua_State *L, int url_idx, int hdr_idx) {
 }
 
 void ad_xfer_finish(ad_xfer *x, CURLcode code) {
-  long status = 0, connects = 0;
+  long status = 0, connects = 0, connect_code = 0;
   double total = 0.0;
   char *url = NULL;
   x->code = code;
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects);
+  /* The proxy's answer to CONNECT (https:// through an HTTP proxy); 0 when no tunnel was asked. */
+  curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
   curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &total);
   curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
   x->status = code == CURLE_OK ? status : 0;
   x->connects = connects;
+  x->proxy_status = connect_code;
   x->total_time = total;
   free(x->url);
   x->url = NULL;
@@ -185,8 +189,17 @@ void ad_xfer_finish(ad_xfer *x, CURLcode code) {
 
 /* ---- results ------------------------------------------------------------------------------- */
 
-const char *ad_http_error_kind(CURLcode code) {
+const char *ad_http_error_kind(CURLcode code, long proxy_status) {
+  /* A tunnel the proxy refused (403 from an ACL, 407 without credentials, 502 when it could not
+   * reach the API) fails with CURLE_RECV_ERROR or CURLE_COULDNT_CONNECT: it is the proxy's
+   * answer, not the API's and not a network failure. */
+  if (proxy_status >= 300) return "proxy";
   switch (code) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+#if LIBCURL_VERSION_NUM >= 0x074900
+    case CURLE_PROXY: /* a SOCKS or HTTPS-proxy handshake failed (7.73+) */
+#endif
+      return "proxy";
     case CURLE_OPERATION_TIMEDOUT:
       return "timeout";
     case CURLE_SSL_CONNECT_ERROR:
@@ -281,7 +294,7 @@ int ad_xfer_push_result(lua_State *L, ad_xfer *x) {
     return 2;
   }
   lua_pushnil(L);
-  lua_pushstring(L, ad_http_error_kind(x->code));
+  lua_pushstring(L, ad_http_error_kind(x->code, x->proxy_status));
   /* Only libcurl's own text (and our limits): never anything taken from the request headers. */
   if (x->overflow != OVERFLOW_NONE) {
     char msg[96];
@@ -296,7 +309,11 @@ int ad_xfer_push_result(lua_State *L, ad_xfer *x) {
     lua_pushstring(L, curl_easy_strerror(x->code));
   }
   lua_pushinteger(L, (lua_Integer)x->code);
-  return 4;
+  if (x->proxy_status >= 300)
+    lua_pushinteger(L, (lua_Integer)x->proxy_status);
+  else
+    lua_pushnil(L);
+  return 5;
 }
 
 /* Decodes the body with core.decode's options (read, and misuse raised, by the decoder's own

@@ -65,6 +65,7 @@ typedef struct ad_xfer {
   CURLcode code;     /* result of the last transfer */
   long status;       /* HTTP status of the last transfer, 0 on failure */
   long connects;     /* new connections the last transfer made */
+  long proxy_status; /* status of the proxy's answer to CONNECT (0: none, or no proxy) */
   double total_time; /* seconds the last transfer took */
   char *url;         /* malloc'd effective URL of the last transfer, or NULL */
   char errbuf[CURL_ERROR_SIZE];
@@ -99,8 +100,9 @@ int ad_xfer_prepare(ad_xfer *x, lua_State *L, int url_idx, int hdr_idx);
  * Never raises. */
 void ad_xfer_finish(ad_xfer *x, CURLcode code);
 
-/* Pushes `status, headers` (returns 2) or `nil, kind, message, curl_code` (returns 4) for the last
- * transfer. Raises only memory errors (including the case of a callback that ran out of memory). */
+/* Pushes `status, headers` (returns 2) or `nil, kind, message, curl_code, proxy_status` (returns
+ * 5; proxy_status is nil unless a proxy refused the CONNECT) for the last transfer. Raises only
+ * memory errors (including the case of a callback that ran out of memory). */
 int ad_xfer_push_result(lua_State *L, ad_xfer *x);
 
 /* Decodes the body with the core.decode options table at opts_idx (none/nil: defaults): the
@@ -113,8 +115,9 @@ int ad_xfer_push_body(lua_State *L, const ad_xfer *x);
 /* Pushes { connects = n, total_time = s, url = u } with the given connection count. */
 int ad_xfer_push_info(lua_State *L, const ad_xfer *x, long connects);
 
-/* "timeout" | "tls" | "network" for a failed transfer. */
-const char *ad_http_error_kind(CURLcode code);
+/* "timeout" | "tls" | "proxy" | "network" for a failed transfer; proxy_status is the proxy's
+ * answer to CONNECT (CURLINFO_HTTP_CONNECTCODE), 0 when there was none. */
+const char *ad_http_error_kind(CURLcode code, long proxy_status);
 
 /* ---- the Lua classes (called by ad_http_open with the module table at the top) ------------ */
 void ad_http_session_open(lua_State *L); /* core.session, http_session.c */

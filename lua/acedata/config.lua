@@ -5,8 +5,12 @@
 -- * `ACEDATACLOUD_PLATFORM_TOKEN`: the token (`platform-v1-…`)
 -- * `PLATFORM_API_BASE_URL`: default `https://platform.acedata.cloud`
 -- * `PLATFORM_REQUEST_TIMEOUT`: seconds for a whole request, default 30
+-- * `CURL_CA_BUNDLE`, then `SSL_CERT_FILE`: the default `ca_file` (a PEM bundle of the CAs to
+--   trust, e.g. a company CA behind a TLS-inspecting proxy), as curl and OpenSSL read them
+-- * `ACEDATA_LOG`: `debug` or `info` writes one line per attempt to stderr (see acedata.log)
 -- @module acedata.config
 
+local log = require "acedata.log"
 local misuse = require "acedata.misuse"
 local query = require "acedata.query"
 
@@ -20,6 +24,7 @@ local TYPES = {
   max_retries = "number", ssl_verify = "boolean", ca_file = "string", user_agent = "string",
   allow_insecure = "boolean", backoff_base = "number", backoff_cap = "number",
   max_retry_after = "number", deadline = "number", runtime = "any", transport = "any", max_body = "number",
+  log = "function", on_response = "function",
 }
 
 local fail = misuse.raise
@@ -102,7 +107,22 @@ function config.build(opts)
   end
   if c.max_retries ~= math.floor(c.max_retries) then fail("max_retries must be an integer") end
   if c.user_agent then query.check_text(c.user_agent, "user_agent") end
+  if c.ca_file == nil then
+    for _, name in ipairs { "CURL_CA_BUNDLE", "SSL_CERT_FILE" } do
+      local v = os.getenv(name)
+      if v and v ~= "" then c.ca_file = v break end
+    end
+  end
   if c.ca_file then query.check_text(c.ca_file, "ca_file") end
+
+  local level_name = os.getenv "ACEDATA_LOG"
+  local log_level, err = log.parse_level(level_name)
+  if not log_level then fail(err) end
+  if c.log then
+    c.log_level = (level_name and level_name ~= "") and log_level or log.LEVELS.debug
+  elseif log_level > 0 then
+    c.log, c.log_level = log.stderr, log_level
+  end
   return c
 end
 

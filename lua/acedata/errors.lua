@@ -6,10 +6,15 @@
 --      request_id = "…", attempts = 3, url = "https://…", retry_after = 1 }
 --
 -- `kind` is one of `auth`, `permission`, `not_found`, `bad_request`, `rate_limit`, `server`,
--- `http`, `network`, `timeout`, `tls`, `decode`, and for iterations `drift` (the listing changed
--- in a way offset paging cannot follow: docs/paging.md) and `paging` (the server's pages
+-- `http`, `network`, `timeout`, `tls`, `proxy`, `decode`, and for iterations `drift` (the listing
+-- changed in a way offset paging cannot follow: docs/paging.md) and `paging` (the server's pages
 -- contradict each other: the same records again, or none before its count). The token never
--- appears in any field.
+-- appears in any field, nor the password of a URL (`scheme://user:password@…`, e.g. a proxy's).
+--
+-- `proxy`: the proxy between us and the API refused: it answered the CONNECT of an https://
+-- request with a failure (`status` is the proxy's, e.g. 403 or 407), its name did not resolve,
+-- or it answered a plain http:// request with 407 (Proxy Authentication Required). The API never
+-- saw the request: it is not retried, and a 407 is never read as the API refusing the token.
 -- @module acedata.errors
 
 local errors = {}
@@ -20,7 +25,7 @@ Error.__index = Error
 --- Kinds, with the statuses that map to them.
 local KIND_BY_STATUS = {
   [400] = "bad_request", [401] = "auth", [403] = "permission", [404] = "not_found",
-  [422] = "bad_request", [429] = "rate_limit",
+  [407] = "proxy", [422] = "bad_request", [429] = "rate_limit",
 }
 
 --- The kind for an HTTP status that is not a success.
@@ -64,7 +69,11 @@ end
 -- @return the error
 function errors.new(fields, secret)
   local e = {}
-  for k, v in pairs(fields) do e[k] = redact(v, secret) end
+  for k, v in pairs(fields) do
+    v = redact(v, secret)
+    if type(v) == "string" then v = v:gsub("(%a[%w+.-]*://)[^/@%s]*@", "%1[REDACTED]@") end
+    e[k] = v
+  end
   e.message = e.message or e.kind
   return setmetatable(e, Error)
 end
@@ -107,14 +116,40 @@ local function from_body(body)
   return nil, nil
 end
 
+--- Does a plain http:// request to `url` go through a proxy (libcurl's variables: http_proxy,
+-- all_proxy / ALL_PROXY, minus no_proxy / NO_PROXY)? Over https:// the answers come through the
+-- tunnel, from the API itself.
+-- @tparam string url
+-- @treturn boolean
+function errors.proxied(url)
+  local scheme, host = url:match("^(%a+)://%[?([^/:%]]+)")
+  if scheme ~= "http" then return false end
+  local p = os.getenv("http_proxy") or os.getenv("all_proxy") or os.getenv("ALL_PROXY")
+  if not p or p == "" then return false end
+  host = host:lower()
+  for entry in (os.getenv("no_proxy") or os.getenv("NO_PROXY") or ""):gmatch("[^,%s]+") do
+    entry = entry:gsub("^%.", ""):lower()
+    if entry == "*" or host == entry or host:sub(-#entry - 1) == "." .. entry then return false end
+  end
+  return true
+end
+local proxied = errors.proxied
+
 --- The error for a response whose status is not a success.
 -- @tparam table res `{status=, headers=, body=}` (body decoded, or nil)
 -- @tparam table ctx `{url=, attempts=, secret=}`
 function errors.from_response(res, ctx)
   local msg, code = from_body(res.body)
   local h = res.headers or {}
+  local kind = errors.kind_for_status(res.status)
+  if kind == "proxy" then msg = "the proxy asks for credentials (Proxy Authentication Required)" end
+  -- A 401 that is not the API's (no API error body) over a proxied plain http:// request: the proxy
+  -- refused the credentials (tinyproxy answers a wrong password so), not the API the token.
+  if kind == "auth" and msg == nil and ctx.url and proxied(ctx.url) then
+    kind, msg = "proxy", "the proxy refused its credentials (HTTP 401 from the proxy, not from the API)"
+  end
   return errors.new({
-    kind = errors.kind_for_status(res.status),
+    kind = kind,
     status = res.status,
     code = code,
     message = msg or ("HTTP " .. res.status),

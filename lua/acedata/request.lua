@@ -3,6 +3,7 @@
 -- @module acedata.request
 
 local errors = require "acedata.errors"
+local log = require "acedata.log"
 local retry = require "acedata.retry"
 
 local request = {}
@@ -11,7 +12,8 @@ local request = {}
 -- `decode_opts`; an error response is decoded for its message.
 local function outcome(res, terr, ctx, decode_opts)
   if not res then
-    return nil, errors.new({ kind = terr.kind, message = terr.message, url = ctx.url, attempts = ctx.attempts }, ctx.secret)
+    return nil, errors.new({ kind = terr.kind, status = terr.status, message = terr.message, url = ctx.url,
+      attempts = ctx.attempts }, ctx.secret)
   end
   local status, h = res.status, res.headers or {}
   if status >= 200 and status <= 299 then
@@ -83,6 +85,7 @@ function request.get(client, url, deadline, decode_opts, limiter)
     local started = t:now()
     local res, terr = t:get(url, client.headers, timeout)
     local body, err = outcome(res, terr, ctx, decode_opts)
+    log.attempt(client, ctx, started, t:now(), res, err)
     local retry_after = err and res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
     if limiter then
       limiter:on_result(t:now(), { latency = t:now() - started, status = res and res.status,
@@ -97,6 +100,7 @@ function request.get(client, url, deadline, decode_opts, limiter)
     local wait = retry.delay(cfg, ctx.attempts, retry_after, math.random)
     if deadline and t:now() + wait >= deadline then return nil, past_deadline(ctx, err) end
     if retry_after and shared then shared.pause_until = math.max(shared.pause_until, t:now() + wait) end
+    log.retry(client, ctx, wait, err)
     t:sleep(wait)
   end
 end

@@ -17,6 +17,8 @@ local RETRY_KIND = { network = true, timeout = true, decode = true }
 -- @tparam table err an acedata error
 -- @treturn boolean
 function retry.retryable(err)
+  -- The proxy refused (its status is not the API's): another try meets the same proxy.
+  if err.kind == "proxy" then return false end
   if err.kind == "decode" then return true end   -- a truncated or garbled body may come right
   if err.status then return RETRY_STATUS[err.status] == true end
   return RETRY_KIND[err.kind] == true

@@ -98,6 +98,7 @@ http {
     lua_shared_dict acedata_results 1m;
     lua_socket_log_errors off;
     @TLS_CA@
+    @HTTP_EXTRA@
 
     init_by_lua_block {
         require("spec.helpers.nginx_handlers").init { mock_url = "@MOCK_URL@" }
@@ -140,7 +141,8 @@ http {
 }
 ]]
   local values = { PREFIX = o.prefix, ROOT = o.root, CPATH = o.cpath, MOCK_URL = o.mock_url,
-    PORT = tostring(o.port), TLS_CA = "", TLS_SERVER = "", SERVER_EXTRA = o.server_extra or "" }
+    PORT = tostring(o.port), TLS_CA = "", TLS_SERVER = "", SERVER_EXTRA = o.server_extra or "",
+    HTTP_EXTRA = o.http_extra or "" }
   if o.tls then
     values.TLS_CA = "lua_ssl_trusted_certificate " .. o.tls.trusted .. ";\n    lua_ssl_verify_depth 2;"
     -- A TLS front for the mock, so the cosocket transport is checked over https too.
@@ -191,6 +193,7 @@ end
 --- Starts nginx. opts: mock_url (required), env (name -> value for nginx's environment),
 -- tls (from make_tls: adds TLS fronts of the mock on tls.port and tls.bad_port),
 -- server_extra (nginx directives added to the server block, e.g. a location from the README),
+-- http_extra (directives added to the http block, e.g. a lua_shared_dict),
 -- ready_timeout (s, default 5).
 function nginx_app.start(opts)
   local root = opts.root or nginx_app.root()
@@ -204,7 +207,7 @@ function nginx_app.start(opts)
     if opts.tls then opts.tls.port, opts.tls.bad_port = nginx_app.free_port(), nginx_app.free_port() end
     write_file(prefix .. "/conf/nginx.conf", render {
       prefix = prefix, root = root, cpath = cpath, port = port, mock_url = opts.mock_url,
-      env = opts.env, tls = opts.tls, server_extra = opts.server_extra,
+      env = opts.env, tls = opts.tls, server_extra = opts.server_extra, http_extra = opts.http_extra,
     })
     write_file(prefix .. "/logs/error.log", "")
     local envfile = child.env_file(prefix .. "/conf/env.sh", opts.env)

@@ -90,7 +90,7 @@ function curl.new(cfg)
 end
 
 --- One GET attempt: a response (`status`, `headers`, `:decode(opts)`), or nil and
--- `{kind = "network"|"timeout"|"tls", message = …}`.
+-- `{kind = "network"|"timeout"|"tls"|"proxy", message = …, status = <a refusing proxy's status>}`.
 function Runtime:get(url, header_lines, timeout)
   local req = self.multi:add(url, header_lines, timeout)
   local me = self.driver:current()

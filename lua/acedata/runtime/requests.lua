@@ -38,8 +38,8 @@ end
 --- A request that is no longer running -> a response, or nil and a transport failure.
 function requests.outcome(req)
   if req:state() ~= "done" then return nil, { kind = "network", message = "request cancelled" } end
-  local status, hdrs, message = req:result()
-  if not status then return nil, { kind = hdrs, message = message } end
+  local status, hdrs, message, _, proxy_status = req:result()
+  if not status then return nil, { kind = hdrs, message = message, status = proxy_status } end
   return response.from_request(status, hdrs, req)
 end
 

@@ -44,11 +44,16 @@ describe("cli.args.parse", function()
     assert.same({ "a", "b" }, o.application_id)
   end)
 
-  it("gives the defaults: table, one page at a time, 100 records a page", function()
+  it("gives the defaults: table, concurrency auto, 100 records a page", function()
     local o = args.parse { "usage", "proxies" }
-    assert.same({ "table", 1, 100 }, { o.format, o.concurrency, o.page_size })
+    assert.same({ "table", "auto", 100 }, { o.format, o.concurrency, o.page_size })
     assert.is_nil(o.max_items)
     assert.is_nil(o.ca_file)
+  end)
+
+  it("takes --concurrency auto or a fixed number from 1 to 16", function()
+    assert.equal("auto", args.parse({ "usage", "proxies", "--concurrency", "auto" }).concurrency)
+    assert.equal(4, args.parse({ "usage", "proxies", "--concurrency", "4" }).concurrency)
   end)
 
   it("converts integers and TIMEs", function()

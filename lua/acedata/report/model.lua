@@ -60,20 +60,14 @@ function model.service_of(rec)
   return nil
 end
 
---- Days since 1970-01-01 of a date (proleptic Gregorian calendar).
+--- Days since 1970-01-01 of a date (proleptic Gregorian calendar): the one of acedata.retry
+-- (Retry-After dates), which the command line's times use too.
+-- @function days_from_civil
 -- @tparam integer y year
 -- @tparam integer m month (1-12)
 -- @tparam integer d day (1-31)
 -- @treturn integer
-function model.days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
+model.days_from_civil = require("acedata.retry").days_from_civil
 local days_from_civil = model.days_from_civil
 
 --- The date of a day number (days since 1970-01-01).

@@ -4,6 +4,7 @@
 -- spec/helpers/nginx_app.lua, with its prefix under .tmp/openresty-<port>/.
 local acedata = require "acedata"
 local cjson = require "cjson"
+local SCALE = tonumber(os.getenv "ACEDATA_TIME_SCALE") or 1
 local socket = require "socket"
 local http = require "socket.http"
 local mock = require "spec.helpers.mock"
@@ -269,7 +270,9 @@ describe("OpenResty", function()
       print(("\n[openresty] 50 concurrent requests while one waited %.2f s upstream (same worker): "
         .. "min %s ms, median %s ms, max %s ms"):format(s.seconds, ms(lo), ms(median), ms(hi)))
       assert.equal(50, #latencies)
-      assert.is_true(hi < 0.1, "slowest of the 50 took " .. ms(hi) .. " ms")
+      -- Not blocked: a blocked worker answers only after the slow request's 2 s. The bound leaves
+      -- room for a loaded machine and for valgrind (ACEDATA_TIME_SCALE) on the client side.
+      assert.is_true(hi < 0.25 * SCALE, "slowest of the 50 took " .. ms(hi) .. " ms")
     end)
 
     it("would be stalled by a blocking call (curl forced): the measurement can tell", function()

@@ -106,12 +106,7 @@ local function simulate(opts)
     max_inflight = max_inflight, latencies = latencies, limits = limits, limiter = l }
 end
 
-local function median(t)
-  local s = {}
-  for i, v in ipairs(t) do s[i] = v end
-  table.sort(s)
-  return s[math.floor((#s + 1) / 2)]
-end
+local median = require("spec.helpers.stats").median
 
 describe("acedata.limiter", function()
   describe("new", function()

@@ -17,12 +17,7 @@ local function clear_stats()
   assert(http.request { url = mock.url() .. "/__mock/stats", method = "DELETE" })
 end
 
-local function median(t)
-  local s = {}
-  for i, v in ipairs(t) do s[i] = v end
-  table.sort(s)
-  return s[math.floor((#s + 1) / 2)]
-end
+local median = require("spec.helpers.stats").median
 
 describe("acedata.limiter against the mock's server model", function()
   local client

@@ -85,10 +85,11 @@ function request.get(client, url, deadline, decode_opts, limiter)
     local started = t:now()
     local res, terr = t:get(url, client.headers, timeout)
     local body, err = outcome(res, terr, ctx, decode_opts)
-    log.attempt(client, ctx, started, t:now(), res, err)
+    local finished = t:now()
+    log.attempt(client, ctx, started, finished, res, err)
     local retry_after = err and res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
     if limiter then
-      limiter:on_result(t:now(), { latency = t:now() - started, status = res and res.status,
+      limiter:on_result(finished, { latency = finished - started, status = res and res.status,
         kind = terr and terr.kind, retry_after = retry_after })
     end
     if err == nil then return body, nil, ctx.attempts end

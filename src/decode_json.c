@@ -60,7 +60,7 @@
 #define VC_SLOTS (1 << VC_BITS) /* the value string cache */
 #define VC_MAXLEN 40            /* values up to this long are cached (Lua 5.2+ interns to 40) */
 #endif
-#define STEP 32           /* values are buffered on the Lua stack in steps of this many */
+#define STEP 8            /* values are buffered on the Lua stack in steps of this many */
 #define ARR_BUF_MAX 32    /* an array with more elements gets its table early (Lua grows it) */
 #define OBJ_BUF_MAX 32    /* an object with more pairs too */
 #define STACK_BUDGET 1024 /* stack slots for the buffered values of all open containers */
@@ -176,13 +176,19 @@ static cptr fail(D *d, cptr at, const char *what) {
   return NULL;
 }
 
+/* The capacity for a scratch buffer of at least n bytes replacing one of cap bytes: what is
+ * asked for, or 1.5 times the old one when that is more (a run of ever longer strings then
+ * leaves garbage of at most twice the last buffer, not one buffer per string). */
+static size_t scratch_size(size_t cap, size_t n) {
+  size_t grown = cap + cap / 2;
+  return grown > n ? grown : n;
+}
+
 /* Returns a scratch buffer of at least n bytes; it lives until the next call. */
 static char *scratch(D *d, size_t n) {
   if (n <= SMALL_BUF) return d->small;
   if (n > d->scratch_cap) {
-    size_t cap = d->scratch_cap * 2;
-    if (cap < n) cap = n;
-    if (cap < 1024) cap = 1024;
+    size_t cap = scratch_size(d->scratch_cap, n);
     d->scratch = (char *)lua_newuserdata(d->L, cap);
     d->scratch_cap = cap;
     lua_replace(d->L, d->scratch_slot);
@@ -475,9 +481,7 @@ static void out_grow(D *d, Out *out, cptr q) {
   }
   need = used + (size_t)(r - q) + OUT_SLACK;
   if (need > d->scratch_cap) {
-    size_t cap = d->scratch_cap * 2;
-    if (cap < need) cap = need;
-    if (cap < 1024) cap = 1024;
+    size_t cap = scratch_size(d->scratch_cap, need);
     b = (char *)lua_newuserdata(d->L, cap); /* the old buffer stays referenced until replaced */
     memcpy(b, out->buf, used);
     lua_replace(d->L, d->scratch_slot);

@@ -40,7 +40,7 @@ describe("acedata.decode tables", function()
   end)
 
   it("keeps the last of repeated keys in objects long enough to get their table early", function()
-    for _, n in ipairs { 31, 32, 33, 63, 64, 65, 200 } do
+    for _, n in ipairs { 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200 } do
       local v = decode('{"a":1,' .. keys(n) .. ',"a":2,"z":0}')
       assert.equal(2, v.a, n)
       assert.equal(n, v["k" .. n])
@@ -51,7 +51,8 @@ describe("acedata.decode tables", function()
   end)
 
   it("decodes arrays of every length around the buffering steps", function()
-    for _, n in ipairs { 0, 1, 31, 32, 33, 127, 128, 129, 1000, 5000 } do
+    -- the stack is reserved 8 values at a time, the table made early past 32
+    for _, n in ipairs { 0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 127, 128, 129, 1000, 5000 } do
       local t = {}
       for i = 1, n do t[i] = tostring(i) end
       local v = decode("[" .. concat(t, ",") .. "]")

@@ -40,7 +40,9 @@ static void note(long long dlua, long long dc) {
   k.c += dc;
   if (k.lua > k.lua_peak) k.lua_peak = k.lua;
   if (k.c > k.c_peak) k.c_peak = k.c;
-  if (k.lua + k.c > k.total_peak) k.total_peak = k.lua + k.c;
+  /* a free of C memory from before start() (a collection finishing old garbage) must not
+   * lower the sum: the C heap counts from 0 */
+  if (k.lua + (k.c > 0 ? k.c : 0) > k.total_peak) k.total_peak = k.lua + (k.c > 0 ? k.c : 0);
 }
 
 static int counting_c(void) { return k.armed && !k.in_lua; }

@@ -33,10 +33,10 @@
  *  - numbers: digits 8 at a time; integers exactly; decimals with up to 19 significant digits by
  *    Clinger's fast path or Eisel-Lemire (decode_number.c), both exact; strtod for the rest.
  *
- * Memory: frames (up to 32 deep; deeper documents move them to a userdata) and the key cache
- * are on the C stack; heap scratch (long escaped strings, long number tokens, the key table,
- * deep frames) is Lua objects in reserved stack slots. A memory error raised by the Lua API
- * therefore unwinds without leaking anything.
+ * Memory: frames (up to 32 deep; deeper documents move them to a userdata that doubles as they
+ * nest) and the key cache are on the C stack; heap scratch (long escaped strings, long number
+ * tokens, the key table, deep frames) is Lua objects in reserved stack slots, sized to the need.
+ * A memory error raised by the Lua API therefore unwinds without leaking anything.
  */
 #include <float.h>
 #include <limits.h>
@@ -65,6 +65,7 @@
 #define OBJ_BUF_MAX 32    /* an object with more pairs too */
 #define STACK_BUDGET 1024 /* stack slots for the buffered values of all open containers */
 #define FRAMES_SMALL 32   /* frames on the C stack; deeper documents move them to a userdata */
+#define FRAMES_MAX (MAX_DEPTH + 1)
 #define SMALL_BUF 256     /* escaped strings / number tokens up to this size use the C stack */
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -161,6 +162,7 @@ typedef struct {
   int stack_top;    /* the stack top when parsing starts (everything above is values) */
   int frames_slot;  /* stack slot of the userdata holding the frames of a deep document */
   Frame *frames;    /* the open containers, frames[1..depth] */
+  int frames_cap;   /* how many frames fit there */
   int depth;
   unsigned obj_id; /* the last object id given */
   KeyEnt kc[KC_SLOTS];
@@ -1144,12 +1146,21 @@ static void object_table(lua_State *L, Frame *f) {
   f->base = 0;
 }
 
-/* Moves the frames of a document nesting deeper than FRAMES_SMALL into a userdata. */
-static Frame *frames_grow(D *d, const Frame *small) {
-  Frame *big = (Frame *)lua_newuserdata(d->L, sizeof(Frame) * (MAX_DEPTH + 1));
-  memcpy(big, small, sizeof(Frame) * FRAMES_SMALL);
+/*
+ * Moves the frames of a document nesting as deep as they hold into a userdata twice as big
+ * (at most FRAMES_MAX: the memory grows with the depth, not to the depth limit at once). The
+ * old frames stay referenced until copied; an object's hint at its parent array's frame is
+ * moved with it.
+ */
+static Frame *frames_grow(D *d, Frame *old) {
+  int cap = d->frames_cap * 2 < FRAMES_MAX ? d->frames_cap * 2 : FRAMES_MAX, i;
+  Frame *big = (Frame *)lua_newuserdata(d->L, sizeof(Frame) * (size_t)cap);
+  memcpy(big, old, sizeof(Frame) * (size_t)d->frames_cap);
+  for (i = 1; i < d->frames_cap; i++)
+    if (big[i].hint == &old[i - 1].child) big[i].hint = &big[i - 1].child;
   lua_replace(d->L, d->frames_slot);
   d->frames = big;
+  d->frames_cap = cap;
   return big;
 }
 
@@ -1167,6 +1178,7 @@ static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   f->filter = 0;
   f->base = 0;
   d->frames = frames;
+  d->frames_cap = FRAMES_SMALL;
   d->depth = 0;
 
 value:
@@ -1185,12 +1197,12 @@ value:
         fail(d, p, "nesting deeper than 1000");
         return 0;
       }
-      if (unlikely(depth + 1 == FRAMES_SMALL) && frames == small) {
+      if (unlikely(depth + 1 == d->frames_cap)) {
         if (unlikely(!lua_checkstack(L, 1))) {
           fail(d, p, "nesting too deep for the Lua stack");
           return 0;
         }
-        frames = frames_grow(d, small);
+        frames = frames_grow(d, frames);
         f = frames + depth;
       }
       if (isobj) {

@@ -153,8 +153,10 @@ typedef struct {
   cptr start, end;
   const char *err; /* static message of the first error */
   cptr errpos;
-  int scratch_slot; /* stack slot of the scratch userdata (nil until needed) */
-  char *scratch;
+  int scratch_slot; /* stack slot of the Scratch box (nil until needed) */
+  int spare_slot;   /* stack slot of a userdata holding the scratch memory (see scratch_grow) */
+  struct Scratch *box;
+  char *scratch; /* the scratch memory, NULL when none is held */
   size_t scratch_cap;
   int kc_tab;       /* stack slot of the key table: the cached keys' strings */
   int kc_count;     /* indices of the key table in use */
@@ -178,23 +180,82 @@ static cptr fail(D *d, cptr at, const char *what) {
   return NULL;
 }
 
-/* The capacity for a scratch buffer of at least n bytes replacing one of cap bytes: what is
- * asked for, or 1.5 times the old one when that is more (a run of ever longer strings then
- * leaves garbage of at most twice the last buffer, not one buffer per string). */
+/*
+ * Scratch memory (escaped strings and number tokens longer than SMALL_BUF) comes from the
+ * state's allocator: sized to the longest string so far (grown by at least half, in place where
+ * the allocator can: no garbage), and freed when the decode returns, so that none is left
+ * behind for the collector. The box, a userdata in d->scratch_slot, owns it meanwhile, so its
+ * __gc frees it when an error unwinds first.
+ */
+typedef struct Scratch {
+  char *p; /* NULL when none is held */
+  size_t cap;
+  lua_Alloc alloc;
+  void *ud;
+} Scratch;
+
+#define SCRATCH_MT "acedata.decode_scratch"
+
+static void scratch_gc_box(Scratch *s) {
+  if (s->p != NULL) {
+    s->alloc(s->ud, s->p, s->cap, 0);
+    s->p = NULL;
+    s->cap = 0;
+  }
+}
+
+static int scratch_gc(lua_State *L) {
+  Scratch *s = (Scratch *)lua_touserdata(L, 1);
+  if (s != NULL) scratch_gc_box(s);
+  return 0;
+}
+
+/*
+ * Grows the scratch memory to cap bytes (more than it has), keeping its contents. Pushes and
+ * pops at most 2 values. When the allocator has no memory, the memory is asked of Lua instead
+ * (a userdata in d->spare_slot): Lua collects garbage first and raises its memory error if
+ * there still is none.
+ */
+static void scratch_grow(D *d, size_t cap) {
+  lua_State *L = d->L;
+  Scratch *s = d->box;
+  char *p = NULL;
+  if (s == NULL) {
+    s = (Scratch *)lua_newuserdata(L, sizeof *s);
+    s->p = NULL;
+    s->cap = 0;
+    s->alloc = lua_getallocf(L, &s->ud);
+    luaL_getmetatable(L, SCRATCH_MT); /* made by ad_decode */
+    lua_setmetatable(L, -2);
+    lua_replace(L, d->scratch_slot);
+    d->box = s;
+  }
+  if (d->scratch == NULL || d->scratch == s->p) /* not the userdata of an earlier failure */
+    p = (char *)s->alloc(s->ud, s->p, s->p ? s->cap : 0, cap);
+  if (p != NULL) {
+    s->p = p;
+    s->cap = cap;
+  } else {
+    p = (char *)lua_newuserdata(L, cap);
+    if (d->scratch != NULL) memcpy(p, d->scratch, d->scratch_cap);
+    lua_replace(L, d->spare_slot); /* the old memory is no longer needed */
+    scratch_gc_box(s);
+  }
+  d->scratch = p;
+  d->scratch_cap = cap;
+}
+
+/* The capacity to grow scratch memory of cap bytes to for n bytes: n, or half as much again as
+ * it has when that is more (a run of ever longer strings grows it a few times, not each time). */
 static size_t scratch_size(size_t cap, size_t n) {
   size_t grown = cap + cap / 2;
   return grown > n ? grown : n;
 }
 
-/* Returns a scratch buffer of at least n bytes; it lives until the next call. */
+/* Returns scratch memory of at least n bytes; it lives until the next call. */
 static char *scratch(D *d, size_t n) {
   if (n <= SMALL_BUF) return d->small;
-  if (n > d->scratch_cap) {
-    size_t cap = scratch_size(d->scratch_cap, n);
-    d->scratch = (char *)lua_newuserdata(d->L, cap);
-    d->scratch_cap = cap;
-    lua_replace(d->L, d->scratch_slot);
-  }
+  if (n > d->scratch_cap) scratch_grow(d, scratch_size(d->scratch_cap, n));
   return d->scratch;
 }
 
@@ -468,6 +529,7 @@ typedef struct {
 static void out_grow(D *d, Out *out, cptr q) {
   cptr end = d->end, r = q;
   size_t used = (size_t)(out->o - out->buf), need;
+  int from_small = out->buf == d->small;
   char *b;
   for (;;) { /* the first quote not escaped by an odd run of backslashes */
     cptr k;
@@ -482,17 +544,10 @@ static void out_grow(D *d, Out *out, cptr q) {
     r++;
   }
   need = used + (size_t)(r - q) + OUT_SLACK;
-  if (need > d->scratch_cap) {
-    size_t cap = scratch_size(d->scratch_cap, need);
-    b = (char *)lua_newuserdata(d->L, cap); /* the old buffer stays referenced until replaced */
-    memcpy(b, out->buf, used);
-    lua_replace(d->L, d->scratch_slot);
-    d->scratch = b;
-    d->scratch_cap = cap;
-  } else {
-    b = d->scratch; /* out->buf is d->small */
-    memcpy(b, out->buf, used);
-  }
+  if (need > d->scratch_cap) /* keeps what is in the scratch memory */
+    scratch_grow(d, scratch_size(d->scratch_cap, need));
+  b = d->scratch;
+  if (from_small) memcpy(b, d->small, used);
   out->buf = b;
   out->o = b + used;
   out->lim = b + d->scratch_cap;
@@ -1170,7 +1225,7 @@ static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   cptr p = d->start, end = d->end;
   Frame small[FRAMES_SMALL];
   Frame *frames = small, *f = frames;
-  int depth = 0, keyslot = -1;
+  int depth = 0, keyslot = -1, frames_end;
   int null_index = opts ? opts->null_index : 0;
 
   f->kind = F_TOP;
@@ -1179,6 +1234,7 @@ static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   f->base = 0;
   d->frames = frames;
   d->frames_cap = FRAMES_SMALL;
+  frames_end = FRAMES_SMALL - 1; /* the depth at which the frames are full */
   d->depth = 0;
 
 value:
@@ -1197,12 +1253,13 @@ value:
         fail(d, p, "nesting deeper than 1000");
         return 0;
       }
-      if (unlikely(depth + 1 == d->frames_cap)) {
+      if (unlikely(depth == frames_end)) {
         if (unlikely(!lua_checkstack(L, 1))) {
           fail(d, p, "nesting too deep for the Lua stack");
           return 0;
         }
         frames = frames_grow(d, frames);
+        frames_end = d->frames_cap - 1;
         f = frames + depth;
       }
       if (isobj) {
@@ -1411,9 +1468,20 @@ eof:
   return 0;
 }
 
+void ad_decode_prepare(lua_State *L) {
+  luaL_getmetatable(L, SCRATCH_MT);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    luaL_newmetatable(L, SCRATCH_MT);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+}
+
 int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opts) {
   D d;
-  int base = lua_gettop(L), mt_slot = 0, i;
+  int base = lua_gettop(L), mt_slot = 0, i, ok;
   char msg[96];
 
   luaL_checkstack(L, 8, "acedata.decode");
@@ -1423,14 +1491,18 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.end = d.start + len;
   d.err = NULL;
   d.errpos = NULL;
+  d.box = NULL;
   d.scratch = NULL;
   d.scratch_cap = 0;
   d.scratch_slot = base + 1;
   d.fields_index = opts ? opts->fields_index : 0;
   d.stack_top = 0;
+  ad_decode_prepare(L);
   lua_pushnil(L); /* scratch slot, later the result slot */
   lua_pushnil(L); /* frames slot */
   d.frames_slot = base + 2;
+  lua_pushnil(L); /* spare slot */
+  d.spare_slot = base + 3;
   d.frames = NULL; /* set by parse() */
   d.depth = 0;
   d.obj_id = 0;
@@ -1462,7 +1534,9 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   }
 
   d.stack_top = lua_gettop(L);
-  if (parse(&d, opts, mt_slot)) {
+  ok = parse(&d, opts, mt_slot);
+  if (d.box != NULL) scratch_gc_box(d.box); /* the scratch memory back at once */
+  if (ok) {
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);
     return 1;

@@ -65,8 +65,11 @@
 #define OBJ_BUF_MAX 32    /* an object with more pairs too */
 #define STACK_BUDGET 1024 /* stack slots for the buffered values of all open containers */
 #define FRAMES_SMALL 32   /* frames on the C stack; deeper documents move them to a userdata */
-#define FRAMES_MAX (MAX_DEPTH + 1)
+#define FRAMES_MAX 1001   /* MAX_DEPTH + 1: the most frames a document needs */
 #define SMALL_BUF 256     /* escaped strings / number tokens up to this size use the C stack */
+#if FRAMES_MAX != MAX_DEPTH + 1
+#error "FRAMES_MAX must be MAX_DEPTH + 1"
+#endif
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define AD_SWAR_CTZ 1
@@ -1504,6 +1507,7 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   lua_pushnil(L); /* spare slot */
   d.spare_slot = base + 3;
   d.frames = NULL; /* set by parse() */
+  d.frames_cap = 0;
   d.depth = 0;
   d.obj_id = 0;
   if (opts && opts->array_mt) {

@@ -17,15 +17,16 @@
 #include "compat.h"
 #include "page.h"
 
-/* Pushes records[i].id (raw) when it can be a set key, and returns 1; else pushes nothing. */
-static int push_id(lua_State *L, int records, int i) {
+/* Pushes records[i].id (raw) when it can be a set key, and returns 1; else pushes nothing.
+ * `key` is the index of the string "id" (pushed once per call of core.fresh, not per record). */
+static int push_id(lua_State *L, int records, int i, int key) {
   int t;
   lua_rawgeti(L, records, i);
   if (lua_type(L, -1) != LUA_TTABLE) {
     lua_pop(L, 1);
     return 0;
   }
-  lua_pushliteral(L, "id");
+  lua_pushvalue(L, key);
   lua_rawget(L, -2);
   lua_remove(L, -2);
   t = lua_type(L, -1);
@@ -49,11 +50,13 @@ static int in_set(lua_State *L, int idx) {
 
 static int l_fresh(lua_State *L) {
   size_t len;
-  int n, i, skipped = 0, out = 0, has_prev, seen, fresh = 0;
+  int n, i, skipped = 0, out = 0, has_prev, seen, key, fresh = 0;
   luaL_checktype(L, 1, LUA_TTABLE);
   has_prev = !lua_isnoneornil(L, 2);
   if (has_prev) luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
+  lua_pushliteral(L, "id");
+  key = lua_gettop(L);
   len = lua_rawlen(L, 1);
   if (len > INT_MAX) luaL_error(L, "acedata: a page of more than %d records", INT_MAX);
   n = (int)len;
@@ -61,7 +64,7 @@ static int l_fresh(lua_State *L) {
   seen = lua_gettop(L);
   for (i = 1; i <= n; i++) {
     int dup = 0;
-    if (push_id(L, 1, i)) {
+    if (push_id(L, 1, i, key)) {
       if (in_set(L, seen)) {
         dup = 1;
         lua_pop(L, 1);

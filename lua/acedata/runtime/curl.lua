@@ -52,8 +52,9 @@ local function step(self)
   end
   local wait_ms = 1000
   if next_due then wait_ms = math.max(0, math.min(wait_ms, math.ceil((next_due - core.now()) * 1000))) end
-  if self.multi:info().running > 0 then
-    self.multi:wait(wait_ms)
+  if self.multi:running() > 0 then
+    -- Until a request finishes (or the next timer): nothing in Lua needs the wake-ups before.
+    self.multi:wait_done(wait_ms)
   elseif next_due then
     core.sleep(wait_ms / 1000)
   else
@@ -121,7 +122,7 @@ Runtime.now = core.now
 
 --- Lets the transfers in flight progress without waiting (for a caller busy with other work).
 function Runtime:poke()
-  if self.multi:info().running > 0 then self.multi:perform() end
+  if self.multi:running() > 0 then self.multi:perform() end
   dispatch(self)
 end
 

@@ -395,6 +395,12 @@ static int multi_running(lua_State *L) {
   return 1;
 }
 
+/* m:finished() -> how many requests m:done() would list now (without making the table) */
+static int multi_finished(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)multi_check(L)->ndone);
+  return 1;
+}
+
 /* m:timeout() -> ms until libcurl wants m:socket_action(-1, ""), 0 = now, -1 = no timer. */
 static int multi_timeout(lua_State *L) {
   ad_multi *m = multi_check(L);
@@ -602,6 +608,7 @@ static const luaL_Reg multi_methods[] = {
     {"add", multi_add},         {"socket_action", multi_socket_action},
     {"perform", multi_perform}, {"wait", multi_wait},
     {"wait_done", multi_wait_done}, {"running", multi_running},
+    {"finished", multi_finished},
     {"timeout", multi_timeout}, {"poll_changes", multi_poll_changes},
     {"done", multi_done},       {"info", multi_info},
     {"close", multi_close},     {NULL, NULL}};

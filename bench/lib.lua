@@ -53,19 +53,38 @@ function lib.env_file(vars)
   return lib.private_file(table.concat(lines, "\n") .. "\n", ".env")
 end
 
---- Runs `cmd` (a shell command line without secrets) with the environment file sourced, under
--- GNU time for the peak RSS and the CPU time. Returns stdout, the peak RSS in kB, the wall
--- seconds, ok, and the user + system CPU seconds of the command (its children included).
+-- The measuring parent of lib.run: forks `sh -c cmd`, waits for it with wait4 and writes its
+-- peak RSS (kB), user and system CPU seconds (its waited-for children included, as GNU time
+-- counts them; to the microsecond where GNU time prints hundredths) and the wall seconds from
+-- fork to exit (python's own start-up is not in it) to argv[1].
+local MEASURE = [[
+import os, sys, time
+t0 = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - t0
+with open(sys.argv[1], "w") as f:
+    f.write("%d %.6f %.6f %.6f\n" % (ru.ru_maxrss, ru.ru_utime, ru.ru_stime, wall))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+]]
+
+--- Runs `cmd` (a shell command line without secrets) with the environment file sourced, measured
+-- by wait4 (peak RSS, CPU time). Returns stdout, the peak RSS in kB, the wall seconds, ok, and
+-- the user + system CPU seconds of the command (its children included).
 function lib.run(envfile, cmd)
   local rss = os.tmpname()
-  local t0 = now()
-  local out, ok = lib.capture("sh -c '. \"$0\"; exec /usr/bin/time -o \"$1\" -f \"%M %U %S\" sh -c \"$2\"' "
-    .. lib.quote(envfile) .. " " .. lib.quote(rss) .. " " .. lib.quote(cmd))
-  local wall = now() - t0
-  local kb, user, sys = (lib.read(rss) or ""):match("(%d+) (%S+) (%S+)%s*$")
+  local out, ok = lib.capture("sh -c '. \"$0\"; exec python3 -c \"$1\" \"$2\" sh -c \"$3\"' "
+    .. lib.quote(envfile) .. " " .. lib.quote(MEASURE) .. " " .. lib.quote(rss) .. " " .. lib.quote(cmd))
+  local kb, user, sys, wall = (lib.read(rss) or ""):match("(%d+) (%S+) (%S+) (%S+)%s*$")
   os.remove(rss)
   local cpu = user and tonumber(user) + tonumber(sys) or nil
-  return out, tonumber(kb), wall, ok, cpu
+  return out, tonumber(kb), tonumber(wall), ok, cpu
 end
 
 --- Installs the Debian packages the benchmarks need when missing (scripts/lib.sh PKGS_BENCH).

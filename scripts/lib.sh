@@ -76,6 +76,19 @@ use_build() {
   export LUA_CPATH="$dir/?.so;;"
 }
 
+# tool_specs : the spec files the memory-checking stages (valgrind, ASan/UBSan) run: every spec but
+# those whose traced interpreter runs no C of this project: the mock's own data set and server
+# model (05, 06), the limiter's simulated decisions (35) and the terminal chart (86) are pure Lua,
+# and every plain stage runs them on each Lua.
+TOOL_SKIP=(spec/05-mock_spec.lua spec/06-mock_model_spec.lua spec/35-limiter_spec.lua spec/86-report_chart_spec.lua)
+tool_specs() {
+  local f s
+  for f in "$ROOT"/spec/*_spec.lua; do
+    for s in "${TOOL_SKIP[@]}"; do [ "$f" = "$ROOT/$s" ] && continue 2; done
+    printf '%s\n' "${f#"$ROOT"/}"
+  done
+}
+
 MOCK_URL=
 mock_start() {
   local line

@@ -214,7 +214,32 @@ describe("acedata.limiter", function()
       assert.is_true(pace > 30 and pace < 50, "pace " .. tostring(pace))
       local t = l:next_send(now)
       l:on_send(t)
-      assert.are.equal(t + 1 / pace, l:next_send(t))
+      assert.is_true(l:next_send(t) >= t + 0.5 / pace)
+    end)
+
+    it("keeps the pace when every send wakes late: late sends do not push the later ones back", function()
+      local l = limiter.new()
+      local now = 0
+      for _ = 1, 50 do
+        l:on_send(now)
+        now = now + 0.02
+        l:on_result(now, { latency = 0.02, status = 200 })
+      end
+      l:on_send(now)
+      l:on_result(now + 0.001, { latency = 0.001, status = 429, retry_after = 1 })
+      local pace = l:state().pace
+      local t = l:next_send(now)
+      local first, gap, n = t, math.huge, 0
+      local last
+      for _ = 1, 200 do            -- each send 2 ms after it was allowed
+        t = math.max(t, l:next_send(t)) + 0.002
+        if last then gap = math.min(gap, t - last) end
+        l:on_send(t)
+        last, n = t, n + 1
+      end
+      local rate = (n - 1) / (last - first)
+      assert.is_true(rate > 0.99 * pace and rate <= pace * 1.01, ("rate %.3f, pace %.3f"):format(rate, pace))
+      assert.is_true(gap >= 0.5 / pace, "closest sends " .. gap)
     end)
     it("probes the pace up to what it learned, and past it only after a minute without a 429", function()
       local l = limiter.new()

@@ -34,7 +34,8 @@
 --    full bucket and sent S accepted requests in T seconds bounds the rate from above (S/T),
 --    the accepted rate since the first 429 bounds it from below, and two episodes of different
 --    length give the rate itself (S = burst + rate·T, a least-squares slope). It then paces
---    attempts at 97% of that estimate (within the bounds) and probes upward by 0.2% a second,
+--    attempts (on a grid of 1/pace, so sends that wake a little late do not lower the rate)
+--    at 97% of that estimate (within the bounds) and probes upward by 0.2% a second,
 --    up to the estimate, while the pacing is what holds the client back, so after two or three
 --    429s it holds just under the limit instead of sawing between pauses. The limit is cut too
 --    (a quarter), but never below what the pace needs (1.5 x pace x no-load latency, >= 2).
@@ -161,7 +162,11 @@ function Limiter:on_send(now)
   record_send(self, now)
   if not self.episode_start then self.episode_start = now end
   if self.pace then
-    self.pace_next = max(self.pace_next, now) + 1 / self.pace
+    -- sends keep to a grid of 1/pace: one that went a little late (a timer's wake-up, the loop's
+    -- own work: up to half a step) does not push every later one back, so the rate sent is the
+    -- pace, not less; no two sends are closer than half a step
+    local step = 1 / self.pace
+    self.pace_next = max(self.pace_next, now - step / 2) + step
   end
   local p = self.probing
   if p and not p.ready and self.inflight <= p.limit then p.ready = now end

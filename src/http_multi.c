@@ -20,7 +20,7 @@
 
 #define MULTI_MT "acedata.multi"
 #define REQUEST_MT "acedata.request"
-#define POOL_MAX 8 /* idle easy handles kept per multi */
+#define POOL_MAX 8  /* idle easy handles kept per multi */
 #define SPARE_MAX 8 /* released body buffers kept per multi, for the next requests */
 /* A released body buffer larger than this is freed instead of kept. */
 #define SPARE_MAX_BYTES ((size_t)1024 * 1024)
@@ -604,14 +604,19 @@ static int request_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg multi_methods[] = {
-    {"add", multi_add},         {"socket_action", multi_socket_action},
-    {"perform", multi_perform}, {"wait", multi_wait},
-    {"wait_done", multi_wait_done}, {"running", multi_running},
-    {"finished", multi_finished},
-    {"timeout", multi_timeout}, {"poll_changes", multi_poll_changes},
-    {"done", multi_done},       {"info", multi_info},
-    {"close", multi_close},     {NULL, NULL}};
+static const luaL_Reg multi_methods[] = {{"add", multi_add},
+                                         {"socket_action", multi_socket_action},
+                                         {"perform", multi_perform},
+                                         {"wait", multi_wait},
+                                         {"wait_done", multi_wait_done},
+                                         {"running", multi_running},
+                                         {"finished", multi_finished},
+                                         {"timeout", multi_timeout},
+                                         {"poll_changes", multi_poll_changes},
+                                         {"done", multi_done},
+                                         {"info", multi_info},
+                                         {"close", multi_close},
+                                         {NULL, NULL}};
 
 static const luaL_Reg multi_meta[] = {{"__gc", multi_close},
 #if LUA_VERSION_NUM >= 504
@@ -620,11 +625,17 @@ static const luaL_Reg multi_meta[] = {{"__gc", multi_close},
                                       {"__tostring", multi_tostring},
                                       {NULL, NULL}};
 
-static const luaL_Reg request_methods[] = {
-    {"result", request_result}, {"status", request_status}, {"headers", request_headers},
-    {"decode", request_decode}, {"body", request_body},     {"release", request_release},
-    {"info", request_info},     {"id", request_id},         {"state", request_state},
-    {"cancel", request_cancel}, {NULL, NULL}};
+static const luaL_Reg request_methods[] = {{"result", request_result},
+                                           {"status", request_status},
+                                           {"headers", request_headers},
+                                           {"decode", request_decode},
+                                           {"body", request_body},
+                                           {"release", request_release},
+                                           {"info", request_info},
+                                           {"id", request_id},
+                                           {"state", request_state},
+                                           {"cancel", request_cancel},
+                                           {NULL, NULL}};
 
 static const luaL_Reg request_meta[] = {{"__gc", request_gc},
 #if LUA_VERSION_NUM >= 504

@@ -28,7 +28,7 @@
 local core = require "acedata.core"
 local errors = require "acedata.errors"
 
-local fresh_records = core.fresh   -- (page records, previous page's id set) -> fresh, id set, dups
+local fresh_records = core.dedup   -- (page records, previous page's ids) -> fresh, ids, dups (see src/page.c)
 
 local paging = {}
 

@@ -40,7 +40,7 @@ describe("acedata.decode tables", function()
   end)
 
   it("keeps the last of repeated keys in objects long enough to get their table early", function()
-    for _, n in ipairs { 31, 32, 33, 63, 64, 65, 200 } do
+    for _, n in ipairs { 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200 } do
       local v = decode('{"a":1,' .. keys(n) .. ',"a":2,"z":0}')
       assert.equal(2, v.a, n)
       assert.equal(n, v["k" .. n])
@@ -51,7 +51,8 @@ describe("acedata.decode tables", function()
   end)
 
   it("decodes arrays of every length around the buffering steps", function()
-    for _, n in ipairs { 0, 1, 31, 32, 33, 127, 128, 129, 1000, 5000 } do
+    -- the stack is reserved 8 values at a time, the table made early past 32
+    for _, n in ipairs { 0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 127, 128, 129, 1000, 5000 } do
       local t = {}
       for i = 1, n do t[i] = tostring(i) end
       local v = decode("[" .. concat(t, ",") .. "]")
@@ -95,6 +96,22 @@ describe("acedata.decode tables", function()
     local v, err = decode(string.rep("[", 1001) .. string.rep("]", 1001))
     assert.is_nil(v)
     assert.equal("nesting deeper than 1000 at byte 1000", err)
+  end)
+
+  it("decodes records in arrays nested through every growth of the frames", function()
+    -- each array holds two records and a third that goes deeper: the third is made at the
+    -- size of the two before it, from its place in its parent's frame, while the frames move
+    -- (at depths 32, 64, 128, 256 and 512) under it
+    for _, k in ipairs { 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 400, 499 } do
+      local doc = "7"
+      for _ = 1, k do doc = '[{"x":1,"y":2},{"x":3,"y":4},{"x":5,"y":6,"z":' .. doc .. "}]" end
+      local v = decode(doc)
+      for _ = 1, k do
+        if v[2].y ~= 4 or v[3].x ~= 5 then error(format("depth %d: a record lost its values", k)) end
+        v = v[3].z
+      end
+      assert.equal(7, v, k)
+    end
   end)
 
   it("gives arrays with array_mt their metatable at every length", function()

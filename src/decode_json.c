@@ -33,10 +33,10 @@
  *  - numbers: digits 8 at a time; integers exactly; decimals with up to 19 significant digits by
  *    Clinger's fast path or Eisel-Lemire (decode_number.c), both exact; strtod for the rest.
  *
- * Memory: frames (up to 32 deep; deeper documents move them to a userdata) and the key cache
- * are on the C stack; heap scratch (long escaped strings, long number tokens, the key table,
- * deep frames) is Lua objects in reserved stack slots. A memory error raised by the Lua API
- * therefore unwinds without leaking anything.
+ * Memory: frames (up to 32 deep; deeper documents move them to a userdata that doubles as they
+ * nest) and the key cache are on the C stack; heap scratch (long escaped strings, long number
+ * tokens, the key table, deep frames) is Lua objects in reserved stack slots, sized to the need.
+ * A memory error raised by the Lua API therefore unwinds without leaking anything.
  */
 #include <float.h>
 #include <limits.h>
@@ -60,12 +60,16 @@
 #define VC_SLOTS (1 << VC_BITS) /* the value string cache */
 #define VC_MAXLEN 40            /* values up to this long are cached (Lua 5.2+ interns to 40) */
 #endif
-#define STEP 32           /* values are buffered on the Lua stack in steps of this many */
+#define STEP 8            /* values are buffered on the Lua stack in steps of this many */
 #define ARR_BUF_MAX 32    /* an array with more elements gets its table early (Lua grows it) */
 #define OBJ_BUF_MAX 32    /* an object with more pairs too */
 #define STACK_BUDGET 1024 /* stack slots for the buffered values of all open containers */
 #define FRAMES_SMALL 32   /* frames on the C stack; deeper documents move them to a userdata */
+#define FRAMES_MAX 1001   /* MAX_DEPTH + 1: the most frames a document needs */
 #define SMALL_BUF 256     /* escaped strings / number tokens up to this size use the C stack */
+#if FRAMES_MAX != MAX_DEPTH + 1
+#error "FRAMES_MAX must be MAX_DEPTH + 1"
+#endif
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define AD_SWAR_CTZ 1
@@ -152,8 +156,10 @@ typedef struct {
   cptr start, end;
   const char *err; /* static message of the first error */
   cptr errpos;
-  int scratch_slot; /* stack slot of the scratch userdata (nil until needed) */
-  char *scratch;
+  int scratch_slot; /* stack slot of the Scratch box (nil until needed) */
+  int spare_slot;   /* stack slot of a userdata holding the scratch memory (see scratch_grow) */
+  struct Scratch *box;
+  char *scratch; /* the scratch memory, NULL when none is held */
   size_t scratch_cap;
   int kc_tab;       /* stack slot of the key table: the cached keys' strings */
   int kc_count;     /* indices of the key table in use */
@@ -161,6 +167,7 @@ typedef struct {
   int stack_top;    /* the stack top when parsing starts (everything above is values) */
   int frames_slot;  /* stack slot of the userdata holding the frames of a deep document */
   Frame *frames;    /* the open containers, frames[1..depth] */
+  int frames_cap;   /* how many frames fit there */
   int depth;
   unsigned obj_id; /* the last object id given */
   KeyEnt kc[KC_SLOTS];
@@ -176,17 +183,82 @@ static cptr fail(D *d, cptr at, const char *what) {
   return NULL;
 }
 
-/* Returns a scratch buffer of at least n bytes; it lives until the next call. */
+/*
+ * Scratch memory (escaped strings and number tokens longer than SMALL_BUF) comes from the
+ * state's allocator: sized to the longest string so far (grown by at least half, in place where
+ * the allocator can: no garbage), and freed when the decode returns, so that none is left
+ * behind for the collector. The box, a userdata in d->scratch_slot, owns it meanwhile, so its
+ * __gc frees it when an error unwinds first.
+ */
+typedef struct Scratch {
+  char *p; /* NULL when none is held */
+  size_t cap;
+  lua_Alloc alloc;
+  void *ud;
+} Scratch;
+
+#define SCRATCH_MT "acedata.decode_scratch"
+
+static void scratch_gc_box(Scratch *s) {
+  if (s->p != NULL) {
+    s->alloc(s->ud, s->p, s->cap, 0);
+    s->p = NULL;
+    s->cap = 0;
+  }
+}
+
+static int scratch_gc(lua_State *L) {
+  Scratch *s = (Scratch *)lua_touserdata(L, 1);
+  if (s != NULL) scratch_gc_box(s);
+  return 0;
+}
+
+/*
+ * Grows the scratch memory to cap bytes (more than it has), keeping its contents. Pushes and
+ * pops at most 2 values. When the allocator has no memory, the memory is asked of Lua instead
+ * (a userdata in d->spare_slot): Lua collects garbage first and raises its memory error if
+ * there still is none.
+ */
+static void scratch_grow(D *d, size_t cap) {
+  lua_State *L = d->L;
+  Scratch *s = d->box;
+  char *p = NULL;
+  if (s == NULL) {
+    s = (Scratch *)lua_newuserdata(L, sizeof *s);
+    s->p = NULL;
+    s->cap = 0;
+    s->alloc = lua_getallocf(L, &s->ud);
+    luaL_getmetatable(L, SCRATCH_MT); /* made by ad_decode */
+    lua_setmetatable(L, -2);
+    lua_replace(L, d->scratch_slot);
+    d->box = s;
+  }
+  if (d->scratch == NULL || d->scratch == s->p) /* not the userdata of an earlier failure */
+    p = (char *)s->alloc(s->ud, s->p, s->p ? s->cap : 0, cap);
+  if (p != NULL) {
+    s->p = p;
+    s->cap = cap;
+  } else {
+    p = (char *)lua_newuserdata(L, cap);
+    if (d->scratch != NULL) memcpy(p, d->scratch, d->scratch_cap);
+    lua_replace(L, d->spare_slot); /* the old memory is no longer needed */
+    scratch_gc_box(s);
+  }
+  d->scratch = p;
+  d->scratch_cap = cap;
+}
+
+/* The capacity to grow scratch memory of cap bytes to for n bytes: n, or half as much again as
+ * it has when that is more (a run of ever longer strings grows it a few times, not each time). */
+static size_t scratch_size(size_t cap, size_t n) {
+  size_t grown = cap + cap / 2;
+  return grown > n ? grown : n;
+}
+
+/* Returns scratch memory of at least n bytes; it lives until the next call. */
 static char *scratch(D *d, size_t n) {
   if (n <= SMALL_BUF) return d->small;
-  if (n > d->scratch_cap) {
-    size_t cap = d->scratch_cap * 2;
-    if (cap < n) cap = n;
-    if (cap < 1024) cap = 1024;
-    d->scratch = (char *)lua_newuserdata(d->L, cap);
-    d->scratch_cap = cap;
-    lua_replace(d->L, d->scratch_slot);
-  }
+  if (n > d->scratch_cap) scratch_grow(d, scratch_size(d->scratch_cap, n));
   return d->scratch;
 }
 
@@ -460,6 +532,7 @@ typedef struct {
 static void out_grow(D *d, Out *out, cptr q) {
   cptr end = d->end, r = q;
   size_t used = (size_t)(out->o - out->buf), need;
+  int from_small = out->buf == d->small;
   char *b;
   for (;;) { /* the first quote not escaped by an odd run of backslashes */
     cptr k;
@@ -474,19 +547,10 @@ static void out_grow(D *d, Out *out, cptr q) {
     r++;
   }
   need = used + (size_t)(r - q) + OUT_SLACK;
-  if (need > d->scratch_cap) {
-    size_t cap = d->scratch_cap * 2;
-    if (cap < need) cap = need;
-    if (cap < 1024) cap = 1024;
-    b = (char *)lua_newuserdata(d->L, cap); /* the old buffer stays referenced until replaced */
-    memcpy(b, out->buf, used);
-    lua_replace(d->L, d->scratch_slot);
-    d->scratch = b;
-    d->scratch_cap = cap;
-  } else {
-    b = d->scratch; /* out->buf is d->small */
-    memcpy(b, out->buf, used);
-  }
+  if (need > d->scratch_cap) /* keeps what is in the scratch memory */
+    scratch_grow(d, scratch_size(d->scratch_cap, need));
+  b = d->scratch;
+  if (from_small) memcpy(b, d->small, used);
   out->buf = b;
   out->o = b + used;
   out->lim = b + d->scratch_cap;
@@ -1140,12 +1204,21 @@ static void object_table(lua_State *L, Frame *f) {
   f->base = 0;
 }
 
-/* Moves the frames of a document nesting deeper than FRAMES_SMALL into a userdata. */
-static Frame *frames_grow(D *d, const Frame *small) {
-  Frame *big = (Frame *)lua_newuserdata(d->L, sizeof(Frame) * (MAX_DEPTH + 1));
-  memcpy(big, small, sizeof(Frame) * FRAMES_SMALL);
+/*
+ * Moves the frames of a document nesting as deep as they hold into a userdata twice as big
+ * (at most FRAMES_MAX: the memory grows with the depth, not to the depth limit at once). The
+ * old frames stay referenced until copied; an object's hint at its parent array's frame is
+ * moved with it.
+ */
+static Frame *frames_grow(D *d, Frame *old) {
+  int cap = d->frames_cap * 2 < FRAMES_MAX ? d->frames_cap * 2 : FRAMES_MAX, i;
+  Frame *big = (Frame *)lua_newuserdata(d->L, sizeof(Frame) * (size_t)cap);
+  memcpy(big, old, sizeof(Frame) * (size_t)d->frames_cap);
+  for (i = 1; i < d->frames_cap; i++)
+    if (big[i].hint == &old[i - 1].child) big[i].hint = &big[i - 1].child;
   lua_replace(d->L, d->frames_slot);
   d->frames = big;
+  d->frames_cap = cap;
   return big;
 }
 
@@ -1155,7 +1228,7 @@ static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   cptr p = d->start, end = d->end;
   Frame small[FRAMES_SMALL];
   Frame *frames = small, *f = frames;
-  int depth = 0, keyslot = -1;
+  int depth = 0, keyslot = -1, frames_end;
   int null_index = opts ? opts->null_index : 0;
 
   f->kind = F_TOP;
@@ -1163,6 +1236,8 @@ static int parse(D *d, const ad_decode_opts *opts, int mt_slot) {
   f->filter = 0;
   f->base = 0;
   d->frames = frames;
+  d->frames_cap = FRAMES_SMALL;
+  frames_end = FRAMES_SMALL - 1; /* the depth at which the frames are full */
   d->depth = 0;
 
 value:
@@ -1181,12 +1256,13 @@ value:
         fail(d, p, "nesting deeper than 1000");
         return 0;
       }
-      if (unlikely(depth + 1 == FRAMES_SMALL) && frames == small) {
+      if (unlikely(depth == frames_end)) {
         if (unlikely(!lua_checkstack(L, 1))) {
           fail(d, p, "nesting too deep for the Lua stack");
           return 0;
         }
-        frames = frames_grow(d, small);
+        frames = frames_grow(d, frames);
+        frames_end = d->frames_cap - 1;
         f = frames + depth;
       }
       if (isobj) {
@@ -1395,9 +1471,20 @@ eof:
   return 0;
 }
 
+void ad_decode_prepare(lua_State *L) {
+  luaL_getmetatable(L, SCRATCH_MT);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    luaL_newmetatable(L, SCRATCH_MT);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+}
+
 int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opts) {
   D d;
-  int base = lua_gettop(L), mt_slot = 0, i;
+  int base = lua_gettop(L), mt_slot = 0, i, ok;
   char msg[96];
 
   luaL_checkstack(L, 8, "acedata.decode");
@@ -1407,15 +1494,20 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.end = d.start + len;
   d.err = NULL;
   d.errpos = NULL;
+  d.box = NULL;
   d.scratch = NULL;
   d.scratch_cap = 0;
   d.scratch_slot = base + 1;
   d.fields_index = opts ? opts->fields_index : 0;
   d.stack_top = 0;
+  ad_decode_prepare(L);
   lua_pushnil(L); /* scratch slot, later the result slot */
   lua_pushnil(L); /* frames slot */
   d.frames_slot = base + 2;
+  lua_pushnil(L); /* spare slot */
+  d.spare_slot = base + 3;
   d.frames = NULL; /* set by parse() */
+  d.frames_cap = 0;
   d.depth = 0;
   d.obj_id = 0;
   if (opts && opts->array_mt) {
@@ -1446,7 +1538,9 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   }
 
   d.stack_top = lua_gettop(L);
-  if (parse(&d, opts, mt_slot)) {
+  ok = parse(&d, opts, mt_slot);
+  if (d.box != NULL) scratch_gc_box(d.box); /* the scratch memory back at once */
+  if (ok) {
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);
     return 1;

@@ -53,19 +53,39 @@ function lib.env_file(vars)
   return lib.private_file(table.concat(lines, "\n") .. "\n", ".env")
 end
 
---- Runs `cmd` (a shell command line without secrets) with the environment file sourced, under
--- GNU time for the peak RSS and the CPU time. Returns stdout, the peak RSS in kB, the wall
--- seconds, ok, and the user + system CPU seconds of the command (its children included).
+-- The measuring parent of lib.run: starts GNU time (for the peak RSS: python's own would count in
+-- a child forked from it) on `sh -c cmd` with posix_spawn, waits for it with wait4 and writes
+-- the peak RSS (kB), the user and system CPU seconds of it all (GNU time's own ~1 ms included,
+-- for every client alike; to the microsecond where GNU time prints hundredths) and the wall
+-- seconds from the start to the exit (python's own start-up not in it) to argv[1].
+local MEASURE = [==[
+import os, sys, time
+out, rssfile = sys.argv[1], sys.argv[1] + ".rss"
+t0 = time.monotonic()
+pid = os.posix_spawn("/usr/bin/time", ["/usr/bin/time", "-o", rssfile, "-f", "%M", "sh", "-c", sys.argv[2]],
+                     os.environ)
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - t0
+with open(rssfile) as f:
+    rss = f.read().split()[-1]
+os.remove(rssfile)
+with open(out, "w") as f:
+    f.write("%s %.6f %.6f %.6f\n" % (rss, ru.ru_utime, ru.ru_stime, wall))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+]==]
+
+--- Runs `cmd` (a shell command line without secrets) with the environment file sourced: peak RSS
+-- by GNU time, CPU and wall time by wait4 (see MEASURE). Returns stdout, the peak RSS in kB, the
+-- wall seconds, ok, and the user + system CPU seconds of the command (its children included).
 function lib.run(envfile, cmd)
   local rss = os.tmpname()
-  local t0 = now()
-  local out, ok = lib.capture("sh -c '. \"$0\"; exec /usr/bin/time -o \"$1\" -f \"%M %U %S\" sh -c \"$2\"' "
-    .. lib.quote(envfile) .. " " .. lib.quote(rss) .. " " .. lib.quote(cmd))
-  local wall = now() - t0
-  local kb, user, sys = (lib.read(rss) or ""):match("(%d+) (%S+) (%S+)%s*$")
+  local out, ok = lib.capture("sh -c '. \"$0\"; exec python3 -c \"$1\" \"$2\" \"$3\"' "
+    .. lib.quote(envfile) .. " " .. lib.quote(MEASURE) .. " " .. lib.quote(rss) .. " " .. lib.quote(cmd))
+  local kb, user, sys, wall = (lib.read(rss) or ""):match("(%d+) (%S+) (%S+) (%S+)%s*$")
   os.remove(rss)
   local cpu = user and tonumber(user) + tonumber(sys) or nil
-  return out, tonumber(kb), wall, ok, cpu
+  return out, tonumber(kb), tonumber(wall), ok, cpu
 end
 
 --- Installs the Debian packages the benchmarks need when missing (scripts/lib.sh PKGS_BENCH).

@@ -71,8 +71,13 @@
  *     req:id()        integer, unique in this multi, increasing from 1
  *     req:state()     "running" | "done" | "cancelled"
  *     req:result()    status, hdrs | nil, kind, message, curl_code, proxy_status (as s:get)
+ *     req:status()    the same without the headers table: status | nil, kind, message, ...
+ *     req:headers()   the headers table alone (built at each call; empty after a failure)
  *     req:decode([opts]), req:body(), req:info()                       (as the session's)
- *                     these four raise "request is still running" / "request was cancelled"
+ *                     these six raise "request is still running" / "request was cancelled"
+ *     req:release()   the body is no longer needed: its buffer goes back to the multi for the
+ *                     next request (no regrowth per response). Status, headers and info stay;
+ *                     req:decode and req:body then raise "request body was released".
  *     req:cancel()    stops a running request -> true; false if it was not running
  *     A request keeps its multi alive. A running request whose handle is garbage collected is
  *     cancelled: keep the handles you want results of.
@@ -81,7 +86,12 @@
  *     m:perform() -> running        drives every transfer as far as possible without waiting
  *     m:wait([ms=1000]) -> running  waits up to ms for activity (curl_multi_poll), then performs;
  *                                   returns 0 at once when nothing runs
+ *     m:wait_done([ms=1000]) -> running
+ *                                   m:wait repeated inside C until a request has finished (it is
+ *                                   in m:done()), nothing runs, or ms have passed
  *     m:done() -> { id, ... }       requests finished since the last call, in completion order
+ *     m:finished() -> n             how many m:done() would list now (no table made)
+ *     m:running() -> n              requests in flight (m:info().running, no table made)
  *
  *   Event loops (luv in Neovim, ...), libcurl's socket API; the loop owns the waiting:
  *     m:socket_action(fd, flags) -> running

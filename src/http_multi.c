@@ -8,9 +8,11 @@
  * __gc can detach the other: a collected running request is cancelled; a closed multi cancels
  * its running requests. The callbacks never call Lua; results are built after curl returns.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "compat.h"
 #include "http.h"
@@ -18,7 +20,10 @@
 
 #define MULTI_MT "acedata.multi"
 #define REQUEST_MT "acedata.request"
-#define POOL_MAX 8 /* idle easy handles kept per multi */
+#define POOL_MAX 8  /* idle easy handles kept per multi */
+#define SPARE_MAX 8 /* released body buffers kept per multi, for the next requests */
+/* A released body buffer larger than this is freed instead of kept. */
+#define SPARE_MAX_BYTES ((size_t)1024 * 1024)
 
 #if LUA_VERSION_NUM < 502
 #define ad_setuservalue lua_setfenv
@@ -48,6 +53,8 @@ typedef struct ad_multi {
   size_t ntaken, cap_taken;
   CURL *pool[POOL_MAX];
   int npool;
+  ad_strbuf spare[SPARE_MAX]; /* body buffers of released requests: no regrowth per page */
+  int nspare;
   int cb_oom; /* the socket callback could not record a change */
   int closed;
   lua_Integer next_id;
@@ -56,9 +63,11 @@ typedef struct ad_multi {
 
 struct ad_request {
   ad_xfer x;
-  ad_multi *m; /* set while the request holds an easy handle of m */
+  ad_multi *m;     /* set while the request holds an easy handle of m */
+  ad_multi *owner; /* the multi it was added to: alive as long as the request (its user value) */
   lua_Integer id;
   int state;
+  int released; /* req:release() gave the body buffer back: no decode or body any more */
 };
 
 /* ---- growable C arrays (never raise; -1 when out of memory) -------------------------------- */
@@ -204,6 +213,8 @@ static void multi_release(ad_multi *m) {
   m->nactive = 0;
   for (j = 0; j < m->npool; j++) curl_easy_cleanup(m->pool[j]);
   m->npool = 0;
+  for (j = 0; j < m->nspare; j++) ad_strbuf_free(&m->spare[j]);
+  m->nspare = 0;
   if (m->multi != NULL) curl_multi_cleanup(m->multi); /* may still call the socket callback */
   m->multi = NULL;
   free(m->active);
@@ -272,14 +283,17 @@ static int multi_add(lua_State *L) {
   r = (ad_request *)lua_newuserdata(L, sizeof *r);
   ad_xfer_init(&r->x, m->opts.max_body);
   r->m = NULL;
+  r->owner = m;
   r->id = 0;
   r->state = REQ_NEW;
+  r->released = 0;
   luaL_setmetatable(L, REQUEST_MT);
   lua_createtable(L, 1, 0); /* user value { multi }: keeps the multi alive while r is */
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
   ad_setuservalue(L, -2);
   if ((r->x.easy = pool_get(m)) == NULL) return luaL_error(L, "not enough memory");
+  if (m->nspare > 0) r->x.body = m->spare[--m->nspare]; /* r owns it now (freed by its __gc) */
   r->m = m;
   ad_xfer_bind(&r->x, r->x.easy);
   curl_easy_setopt(r->x.easy, CURLOPT_PRIVATE, (void *)r);
@@ -343,6 +357,48 @@ static int multi_wait(lua_State *L) {
   if (m->nactive > 0) mc = curl_multi_poll(m->multi, NULL, 0, (int)ms, NULL);
   if (mc == CURLM_OK) mc = curl_multi_perform(m->multi, &running);
   return multi_after(L, m, mc, running);
+}
+
+static double monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* m:wait_done([ms = 1000]) -> running: m:wait repeated (in C, without coming back to Lua after
+ * every wake-up) until a request has finished (it is in m:done()), none runs, or ms passed. */
+static int multi_wait_done(lua_State *L) {
+  ad_multi *m = multi_check(L);
+  lua_Number ms = luaL_optnumber(L, 2, 1000);
+  int running = (int)m->nactive;
+  CURLMcode mc = CURLM_OK;
+  double until;
+  if (!(ms >= 0)) return luaL_argerror(L, 2, "must be a non-negative number of milliseconds");
+  if (ms > INT_MAX) ms = INT_MAX;
+  until = monotonic_ms() + (double)ms;
+  while (m->nactive > 0 && m->ndone == 0 && !m->cb_oom) {
+    double left = until - monotonic_ms();
+    if (left < 0) left = 0;
+    mc = curl_multi_poll(m->multi, NULL, 0, (int)(left + 0.999), NULL);
+    if (mc == CURLM_OK) mc = curl_multi_perform(m->multi, &running);
+    if (mc != CURLM_OK) break;
+    multi_collect(m);
+    if (left <= 0) break;
+  }
+  if (m->nactive == 0) running = 0;
+  return multi_after(L, m, mc, running);
+}
+
+/* m:running() -> requests in flight (m:info().running without the table) */
+static int multi_running(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)multi_check(L)->nactive);
+  return 1;
+}
+
+/* m:finished() -> how many requests m:done() would list now (without making the table) */
+static int multi_finished(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)multi_check(L)->ndone);
+  return 1;
 }
 
 /* m:timeout() -> ms until libcurl wants m:socket_action(-1, ""), 0 = now, -1 = no timer. */
@@ -464,13 +520,43 @@ static ad_request *request_finished(lua_State *L) {
   return r;
 }
 
-static int request_result(lua_State *L) { return ad_xfer_push_result(L, &request_finished(L)->x); }
-
-static int request_decode(lua_State *L) {
-  return ad_xfer_push_decode(L, &request_finished(L)->x, 2);
+/* The finished request, whose body was not released. */
+static ad_request *request_with_body(lua_State *L) {
+  ad_request *r = request_finished(L);
+  if (r->released) luaL_error(L, "request body was released");
+  return r;
 }
 
-static int request_body(lua_State *L) { return ad_xfer_push_body(L, &request_finished(L)->x); }
+static int request_result(lua_State *L) { return ad_xfer_push_result(L, &request_finished(L)->x); }
+
+static int request_status(lua_State *L) { return ad_xfer_push_status(L, &request_finished(L)->x); }
+
+static int request_headers(lua_State *L) {
+  return ad_xfer_push_headers(L, &request_finished(L)->x);
+}
+
+static int request_decode(lua_State *L) {
+  return ad_xfer_push_decode(L, &request_with_body(L)->x, 2);
+}
+
+static int request_body(lua_State *L) { return ad_xfer_push_body(L, &request_with_body(L)->x); }
+
+/* req:release(): the body is no longer needed; its buffer goes back to the multi for the next
+ * request (or is freed). Status and headers stay. Idempotent; nothing for a running request. */
+static int request_release(lua_State *L) {
+  ad_request *r = request_check(L);
+  ad_multi *m = r->owner;
+  if (r->state != REQ_DONE || r->released) return 0;
+  r->released = 1;
+  if (!m->closed && m->nspare < SPARE_MAX && r->x.body.data != NULL &&
+      r->x.body.cap <= SPARE_MAX_BYTES) {
+    m->spare[m->nspare++] = r->x.body;
+    ad_strbuf_init(&r->x.body);
+  } else {
+    ad_strbuf_free(&r->x.body);
+  }
+  return 0;
+}
 
 static int request_info(lua_State *L) {
   ad_request *r = request_finished(L);
@@ -518,12 +604,19 @@ static int request_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg multi_methods[] = {
-    {"add", multi_add},         {"socket_action", multi_socket_action},
-    {"perform", multi_perform}, {"wait", multi_wait},
-    {"timeout", multi_timeout}, {"poll_changes", multi_poll_changes},
-    {"done", multi_done},       {"info", multi_info},
-    {"close", multi_close},     {NULL, NULL}};
+static const luaL_Reg multi_methods[] = {{"add", multi_add},
+                                         {"socket_action", multi_socket_action},
+                                         {"perform", multi_perform},
+                                         {"wait", multi_wait},
+                                         {"wait_done", multi_wait_done},
+                                         {"running", multi_running},
+                                         {"finished", multi_finished},
+                                         {"timeout", multi_timeout},
+                                         {"poll_changes", multi_poll_changes},
+                                         {"done", multi_done},
+                                         {"info", multi_info},
+                                         {"close", multi_close},
+                                         {NULL, NULL}};
 
 static const luaL_Reg multi_meta[] = {{"__gc", multi_close},
 #if LUA_VERSION_NUM >= 504
@@ -532,10 +625,17 @@ static const luaL_Reg multi_meta[] = {{"__gc", multi_close},
                                       {"__tostring", multi_tostring},
                                       {NULL, NULL}};
 
-static const luaL_Reg request_methods[] = {{"result", request_result}, {"decode", request_decode},
-                                           {"body", request_body},     {"info", request_info},
-                                           {"id", request_id},         {"state", request_state},
-                                           {"cancel", request_cancel}, {NULL, NULL}};
+static const luaL_Reg request_methods[] = {{"result", request_result},
+                                           {"status", request_status},
+                                           {"headers", request_headers},
+                                           {"decode", request_decode},
+                                           {"body", request_body},
+                                           {"release", request_release},
+                                           {"info", request_info},
+                                           {"id", request_id},
+                                           {"state", request_state},
+                                           {"cancel", request_cancel},
+                                           {NULL, NULL}};
 
 static const luaL_Reg request_meta[] = {{"__gc", request_gc},
 #if LUA_VERSION_NUM >= 504

@@ -169,6 +169,9 @@ CURL *ad_http_easy_new(const ad_http_opts *o) {
    * when a redirect leads to another host or port, so the token never leaves for a third party. */
   SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  /* A bigger receive buffer than libcurl's 16 KB: a page of 100 records (~75 KB) arrives in one
+   * read and one write callback instead of five, with fewer polls in between. */
+  SET(CURLOPT_BUFFERSIZE, 128L * 1024);
 #undef SET
   if (rc != CURLE_OK) {
     curl_easy_cleanup(e);

@@ -287,11 +287,22 @@ static void push_headers(lua_State *L, ad_strbuf *h) {
 }
 
 int ad_xfer_push_result(lua_State *L, ad_xfer *x) {
+  int n = ad_xfer_push_status(L, x);
+  if (n != 1) return n; /* a failure: nil, kind, message, curl_code, proxy_status */
+  push_headers(L, &x->headers);
+  return 2;
+}
+
+int ad_xfer_push_headers(lua_State *L, ad_xfer *x) {
+  push_headers(L, &x->headers);
+  return 1;
+}
+
+int ad_xfer_push_status(lua_State *L, ad_xfer *x) {
   if (x->oom) return luaL_error(L, "not enough memory");
   if (x->code == CURLE_OK) {
     lua_pushinteger(L, (lua_Integer)x->status);
-    push_headers(L, &x->headers);
-    return 2;
+    return 1;
   }
   lua_pushnil(L);
   lua_pushstring(L, ad_http_error_kind(x->code, x->proxy_status));

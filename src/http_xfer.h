@@ -105,6 +105,12 @@ void ad_xfer_finish(ad_xfer *x, CURLcode code);
  * memory errors (including the case of a callback that ran out of memory). */
 int ad_xfer_push_result(lua_State *L, ad_xfer *x);
 
+/* The same in two halves, for a caller that wants the headers only when it reads them:
+ * ad_xfer_push_status pushes `status` (returns 1) or the five failure values (returns 5);
+ * ad_xfer_push_headers pushes the headers table (returns 1; empty after a failure). */
+int ad_xfer_push_status(lua_State *L, ad_xfer *x);
+int ad_xfer_push_headers(lua_State *L, ad_xfer *x);
+
 /* Decodes the body with the core.decode options table at opts_idx (none/nil: defaults): the
  * results of ad_decode. Raises on a malformed options table. */
 int ad_xfer_push_decode(lua_State *L, ad_xfer *x, int opts_idx);

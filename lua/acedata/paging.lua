@@ -28,7 +28,7 @@
 local core = require "acedata.core"
 local errors = require "acedata.errors"
 
-local fresh_records = core.fresh   -- (page records, previous page's id set) -> fresh, id set, dups
+local fresh_records = core.dedup   -- (page records, previous page's ids) -> fresh, ids, dups (see src/page.c)
 
 local paging = {}
 
@@ -60,8 +60,9 @@ function paging.each(plan)
   local max_count                   -- the highest count seen
   local inflight = {}               -- planned requests {at = offset, shift = growth, task = t}, by offset
   local records, index, n = {}, 1, 0
+  local final = false               -- records is the last page: stop after its last record
   local prev_seen                   -- ids of the page read before (a set)
-  local yielded, behind = 0, 0
+  local behind = 0
   local finished = max_items == 0
 
   local function fail(kind, message, extra)
@@ -226,24 +227,27 @@ function paging.each(plan)
       if concurrent then replan() end     -- the next pages go on their way while these are read
       if #list > 0 then
         records, index, n = list, 1, #list
+        final = pos >= stop_at()           -- the end (count, or max_items): nothing follows
         return
       end
     end
   end
 
+  -- Per record: a plain closure over the page's array; the planner runs only at a page's end.
   local function iter()
-    if finished then return nil end
-    if index > n then
+    local i = index
+    if i > n then
+      if finished then return nil end
       refill()
-      if index > n then return nil end
+      i = index
+      if i > n then return nil end
     end
     -- Let the pages in flight progress while the caller works (cheap, and not on every record).
-    if poke and index % 32 == 0 then poke(rt) end
-    local rec = records[index]
-    records[index] = nil                -- the caller owns it now; keep the page light
-    index = index + 1
-    yielded = yielded + 1
-    if max_items and yielded >= max_items then stop() end
+    if poke and i % 32 == 0 then poke(rt) end
+    local rec = records[i]
+    records[i] = nil                    -- the caller owns it now; keep the page light
+    index = i + 1
+    if i == n and final then stop() end -- the last record: cancel what is still in flight now
     return rec
   end
 

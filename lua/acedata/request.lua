@@ -15,10 +15,11 @@ local function outcome(res, terr, ctx, decode_opts)
     return nil, errors.new({ kind = terr.kind, status = terr.status, message = terr.message, url = ctx.url,
       attempts = ctx.attempts }, ctx.secret)
   end
-  local status, h = res.status, res.headers or {}
+  local status = res.status
   if status >= 200 and status <= 299 then
     local body, decode_error = res:decode(decode_opts)
     if decode_error ~= nil then
+      local h = res.headers or {}         -- read only here: a runtime may build it on demand
       return nil, errors.new({
         kind = "decode", status = status, url = ctx.url, attempts = ctx.attempts,
         message = "response is not valid JSON: " .. decode_error,
@@ -28,7 +29,7 @@ local function outcome(res, terr, ctx, decode_opts)
     return body
   end
   local body = res:decode()
-  return nil, errors.from_response({ status = status, headers = h, body = body }, ctx)
+  return nil, errors.from_response({ status = status, headers = res.headers or {}, body = body }, ctx)
 end
 
 --- The error for a call that reached its deadline: the last attempt's error, or a timeout when
@@ -86,12 +87,14 @@ function request.get(client, url, deadline, decode_opts, limiter)
     local res, terr = t:get(url, client.headers, timeout)
     local body, err = outcome(res, terr, ctx, decode_opts)
     local finished = t:now()
-    log.attempt(client, ctx, started, finished, res, err)
+    if cfg.log or cfg.on_response then log.attempt(client, ctx, started, finished, res, err) end
     local retry_after = err and res and res.headers and retry.parse_retry_after(res.headers["retry-after"], os.time())
     if limiter then
       limiter:on_result(finished, { latency = finished - started, status = res and res.status,
         kind = terr and terr.kind, retry_after = retry_after })
     end
+    -- Done with the response: a runtime may reuse its body's buffer for the next request.
+    if res and res.close then res:close() end
     if err == nil then return body, nil, ctx.attempts end
     last_err = err
 

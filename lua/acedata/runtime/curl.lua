@@ -29,7 +29,7 @@ end
 local function dispatch(self)
   local driver = self.driver
   local ran = driver:run_ready()
-  requests.wake_finished(self, self.multi:done())
+  if self.multi:finished() > 0 then requests.wake_finished(self, self.multi:done()) end
   local timers = self.timers
   if #timers > 0 then
     local now, keep = core.now(), {}
@@ -52,8 +52,9 @@ local function step(self)
   end
   local wait_ms = 1000
   if next_due then wait_ms = math.max(0, math.min(wait_ms, math.ceil((next_due - core.now()) * 1000))) end
-  if self.multi:info().running > 0 then
-    self.multi:wait(wait_ms)
+  if self.multi:running() > 0 then
+    -- Until a request finishes (or the next timer): nothing in Lua needs the wake-ups before.
+    self.multi:wait_done(wait_ms)
   elseif next_due then
     core.sleep(wait_ms / 1000)
   else
@@ -69,11 +70,11 @@ function curl.new(cfg)
   local self = setmetatable({ name = "curl", concurrent = true, multi = core.multi(curl.options(cfg)),
     waiting = {}, timers = {} }, Runtime)
   local driver = coroutines.new()
-  driver.wait_outside = function(_, done)
-    while not done() do
+  driver.wait_outside = function(_, done, arg)
+    while not done(arg) do
       -- step() may finish the wait itself (multi:done() marks the requests it reports) and then
       -- find nothing left to wait for: only that with the wait still unfinished is a dead end.
-      if not step(self) and not done() then
+      if not step(self) and not done(arg) then
         error("acedata: a task can never finish (nothing left to wait for)", 0)
       end
     end
@@ -89,6 +90,8 @@ function curl.new(cfg)
   return self
 end
 
+local function finished(req) return req:state() ~= "running" end
+
 --- One GET attempt: a response (`status`, `headers`, `:decode(opts)`), or nil and
 -- `{kind = "network"|"timeout"|"tls"|"proxy", message = …, status = <a refusing proxy's status>}`.
 function Runtime:get(url, header_lines, timeout)
@@ -99,7 +102,7 @@ function Runtime:get(url, header_lines, timeout)
     self.multi:perform()                -- send it now, not when someone next waits
     repeat self.driver:suspend(me) until req:state() ~= "running"
   else
-    self.driver:wait_outside(function() return req:state() ~= "running" end)
+    self.driver:wait_outside(finished, req)   -- no closure per request
   end
   return requests.outcome(req)
 end
@@ -121,7 +124,7 @@ Runtime.now = core.now
 
 --- Lets the transfers in flight progress without waiting (for a caller busy with other work).
 function Runtime:poke()
-  if self.multi:info().running > 0 then self.multi:perform() end
+  if self.multi:running() > 0 then self.multi:perform() end
   dispatch(self)
 end
 

@@ -58,7 +58,8 @@ function runtime.open(cfg)
   local r = cfg.runtime
   if type(r) == "table" then return custom(r) end
   if r == nil then
-    r = require("acedata.runtime.ngx").available() and "ngx" or "curl"
+    -- Outside OpenResty (no ngx global) the ngx runtime and its transport are not even loaded.
+    r = rawget(_G, "ngx") ~= nil and require("acedata.runtime.ngx").available() and "ngx" or "curl"
   end
   if not runtime.NAMES[r] then
     misuse.raise("runtime must be \"curl\", \"luv\", \"ngx\" or a table, got " .. tostring(r))

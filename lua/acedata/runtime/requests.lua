@@ -38,9 +38,9 @@ end
 --- A request that is no longer running -> a response, or nil and a transport failure.
 function requests.outcome(req)
   if req:state() ~= "done" then return nil, { kind = "network", message = "request cancelled" } end
-  local status, hdrs, message, _, proxy_status = req:result()
-  if not status then return nil, { kind = hdrs, message = message, status = proxy_status } end
-  return response.from_request(status, hdrs, req)
+  local status, kind, message, _, proxy_status = req:status()
+  if not status then return nil, { kind = kind, message = message, status = proxy_status } end
+  return response.from_request(status, req)
 end
 
 return requests

@@ -13,7 +13,8 @@
 --    driver:suspend(task)        the running `task` waits until `driver:wake(task)`; may return
 --                                early (callers re-check what they wait for)
 --    driver:wake(task)           let a suspended task go on (now or soon)
---    driver:wait_outside(done)   outside any task: wait until `done()` is true, or raise
+--    driver:wait_outside(done [, arg])
+--                                outside any task: wait until `done(arg)` is true, or raise
 --    driver:abort(task)          drop what the task waits on (its request, its timer, its thread)
 --
 -- A task may carry `task.on_done(task)`, called once when it finishes (after its joiners are

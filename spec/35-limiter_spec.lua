@@ -134,6 +134,20 @@ describe("acedata.limiter", function()
   end)
 
   describe("decisions", function()
+    -- A limiter that sent 50/s for a second and then got a 429 (Retry-After: 1): it paces now.
+    local function paced_after_429()
+      local l = limiter.new()
+      local now = 0
+      for _ = 1, 50 do
+        l:on_send(now)
+        now = now + 0.02
+        l:on_result(now, { latency = 0.02, status = 200 })
+      end
+      l:on_send(now)
+      l:on_result(now + 0.001, { latency = 0.001, status = 429, retry_after = 1 })
+      return l, now
+    end
+
     it("doubles the limit per round while latency stays at its minimum (slow start)", function()
       local l = limiter.new { max = 64 }
       local now, seen = 0, {}
@@ -201,15 +215,7 @@ describe("acedata.limiter", function()
     end)
 
     it("paces attempts once a 429 arrived: no two closer than 1 / pace", function()
-      local l = limiter.new()
-      local now = 0
-      for _ = 1, 50 do            -- 50/s for a second, then a 429
-        l:on_send(now)
-        now = now + 0.02
-        l:on_result(now, { latency = 0.02, status = 200 })
-      end
-      l:on_send(now)
-      l:on_result(now + 0.001, { latency = 0.001, status = 429, retry_after = 1 })
+      local l, now = paced_after_429()
       local pace = l:state().pace
       assert.is_true(pace > 30 and pace < 50, "pace " .. tostring(pace))
       local t = l:next_send(now)
@@ -218,15 +224,7 @@ describe("acedata.limiter", function()
     end)
 
     it("keeps the pace when every send wakes late: late sends do not push the later ones back", function()
-      local l = limiter.new()
-      local now = 0
-      for _ = 1, 50 do
-        l:on_send(now)
-        now = now + 0.02
-        l:on_result(now, { latency = 0.02, status = 200 })
-      end
-      l:on_send(now)
-      l:on_result(now + 0.001, { latency = 0.001, status = 429, retry_after = 1 })
+      local l, now = paced_after_429()
       local pace = l:state().pace
       local t = l:next_send(now)
       local first, gap, n = t, math.huge, 0
@@ -242,15 +240,7 @@ describe("acedata.limiter", function()
       assert.is_true(gap >= 0.5 / pace, "closest sends " .. gap)
     end)
     it("probes the pace up to what it learned, and past it only after a minute without a 429", function()
-      local l = limiter.new()
-      local now = 0
-      for _ = 1, 50 do
-        l:on_send(now)
-        now = now + 0.02
-        l:on_result(now, { latency = 0.02, status = 200 })
-      end
-      l:on_send(now)
-      l:on_result(now + 0.001, { latency = 0.001, status = 429, retry_after = 1 })
+      local l, now = paced_after_429()
       local learned = l:state().pace
       local function run_until(t_end)     -- one attempt at a time, as fast as the pace allows
         while now < t_end do

@@ -3,7 +3,7 @@
  *   decode.c  JSON bytes -> Lua tables       (core.decode, core.null, core.array_mt)
  *   http.c    one HTTP exchange over libcurl (core.session, core.curl_version, core.multi ...)
  *   clock.c   core.now (monotonic) and core.sleep, for backoff between retries
- *   page.c    core.fresh: the duplicate check paging does on every page
+ *   page.c    core.dedup: the duplicate check paging does on every page
  *   inflate.c core.inflate: gzip/deflate bodies, for the OpenResty transport
  * The Lua layer (lua/acedata/) holds all policy: paging, retries, errors.
  */

@@ -32,11 +32,7 @@ local function listing(dir)
   return names
 end
 
-local function lines(s)
-  local t = {}
-  for line in s:gmatch("(.-)\n") do t[#t + 1] = line end
-  return t
-end
+local lines = child.lines
 
 describe("acedata --output FILE", function()
   local dir

@@ -22,11 +22,7 @@ local function small_report()
   return r
 end
 
-local function lines_of(text)
-  local out = {}
-  for l in text:gmatch("(.-)\n") do out[#out + 1] = l end
-  return out
-end
+local lines_of = require("spec.helpers.child").lines
 
 describe("report.chart", function()
   it("draws one bar per day, stacked by service (largest first), for 40 columns", function()

@@ -24,6 +24,13 @@ function child.read(path)
 end
 
 --- Writes a 0600 file of `export K='v'` lines (`unset K` for a value false); returns its path.
+--- The lines of `s`, each ended by "\n" (a last line without one is not counted).
+function child.lines(s)
+  local t = {}
+  for line in s:gmatch("(.-)\n") do t[#t + 1] = line end
+  return t
+end
+
 function child.env_file(path, env)
   local f = assert(io.open(path, "w"))
   for k, v in pairs(env or {}) do

@@ -53,14 +53,14 @@
 #define MAX_DEPTH 1000
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
-#define KC_POOL 128 /* keys cached at once: then a new key takes the entry of an older one */
+#define KC_POOL 128       /* keys cached at once: then a new key takes the entry of an older one */
 #if LUA_VERSION_NUM < 502 /* measured on LuaJIT: its interning is cheap enough, no cache */
 #define VC_SLOTS 0
 #else
 #define VC_BITS 7
 #define VC_SLOTS (1 << VC_BITS) /* the value string cache */
 #define VC_POOL 64
-#define VC_MAXLEN 40            /* values up to this long are cached (Lua 5.2+ interns to 40) */
+#define VC_MAXLEN 40 /* values up to this long are cached (Lua 5.2+ interns to 40) */
 #define LC_BITS 7
 #define LC_SLOTS (1 << LC_BITS) /* the long string cache: longer values, one copy of each */
 #define LC_POOL 64
@@ -195,7 +195,7 @@ typedef struct {
    * this struct lives on the C stack, and every page of its size is a page deeper that the
    * functions it calls touch (a one-page difference in a decode's peak RSS, measured). */
   int kc_n;
-  unsigned kc_clock;               /* the next entry a new key takes once the pool is spent */
+  unsigned kc_clock; /* the next entry a new key takes once the pool is spent */
   uint16_t kslot[KC_SLOTS];
   unsigned char kowner[KC_POOL]; /* the slot of each entry */
   KeyEnt kc[KC_POOL];

@@ -152,9 +152,10 @@ describe("acedata.decode tables", function()
     end
   end)
 
-  it("gives every long string its own bytes, whatever the cache holds", function()
-    -- strings alike in length, first, middle and last bytes (what the cache hashes), differing
-    -- elsewhere, plain or escaped, repeated in random orders: each decodes to its own value
+  it("gives every string its own bytes, whatever the caches hold", function()
+    -- strings alike in length, first, middle and last bytes (what the caches hash), differing
+    -- elsewhere, plain or escaped, short and long, more of them than the caches keep, repeated
+    -- in random orders: each decodes to its own value
     local function rng(seed)
       local x = seed
       return function(n)
@@ -165,23 +166,24 @@ describe("acedata.decode tables", function()
     for seed = 1, 200 do
       local r = rng(seed)
       local pool, raw = {}, {}
-      for i = 1, 40 do
-        local n = 41 + r(60)
+      for i = 1, 150 do
+        local n = i % 3 == 0 and 12 + r(28) or 41 + r(60)
         local b = {}
         for j = 1, n do b[j] = "x" end
-        b[10 + r(n - 30)] = string.char(96 + r(26)) -- a byte the hash does not read
-        b[12] = string.char(64 + i % 26)
+        b[9 + r(n - 10)] = string.char(96 + r(26)) -- a byte the hash may not read
+        b[9] = string.char(64 + i % 26)
+        b[10] = string.char(64 + i % 7)
         local s = concat(b)
         pool[i], raw[i] = s, s
         if r(3) == 1 then raw[i] = s:gsub("x", "\\u0078", 1) end -- the same value, escaped
       end
       local picks, t = {}, {}
-      for k = 1, 300 do
+      for k = 1, 600 do
         picks[k] = r(#pool)
         t[k] = '"' .. raw[picks[k]] .. '"'
       end
       local v = decode("[" .. concat(t, ",") .. "]")
-      for k = 1, 300 do
+      for k = 1, 600 do
         if v[k] ~= pool[picks[k]] then
           error(format("seed %d, string %d: %q, not %q", seed, k, v[k], pool[picks[k]]))
         end

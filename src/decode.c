@@ -98,7 +98,6 @@ static int l_decode(lua_State *L) {
 }
 
 void ad_decode_open(lua_State *L) {
-  ad_decode_prepare(L);
   lua_pushcfunction(L, l_decode);
   lua_setfield(L, -2, "decode");
   lua_pushlightuserdata(L, NULL);

@@ -40,13 +40,6 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
  */
 void ad_decode_checkopts(lua_State *L, int idx, ad_decode_opts *o);
 
-/*
- * Makes the registry's metatable for the owner of the decoder's scratch memory, when missing
- * (needs 2 free stack slots). ad_decode calls it; ad_decode_open too, so that the first decode
- * does not allocate it.
- */
-void ad_decode_prepare(lua_State *L);
-
 /* Registry key (luaL_getmetatable name) of the table used as core.array_mt. */
 #define AD_ARRAY_MT "acedata.array_mt"
 

@@ -176,10 +176,8 @@ typedef struct {
   cptr start, end;
   const char *err; /* static message of the first error */
   cptr errpos;
-  int scratch_slot; /* stack slot of the Scratch box (nil until needed) */
-  int spare_slot;   /* stack slot of a userdata holding the scratch memory (see scratch_grow) */
-  struct Scratch *box;
-  char *scratch; /* the scratch memory, NULL when none is held */
+  int scratch_slot; /* stack slot of the scratch userdata (nil until needed) */
+  char *scratch;    /* the scratch memory, NULL when none is held */
   size_t scratch_cap;
   int kc_tab;       /* stack slot of the key table: the cached keys' strings */
   int kc_count;     /* indices of the key table in use */
@@ -219,66 +217,17 @@ static cptr fail(D *d, cptr at, const char *what) {
 }
 
 /*
- * Scratch memory (escaped strings and number tokens longer than SMALL_BUF) comes from the
- * state's allocator: sized to the longest string so far (grown by at least half, in place where
- * the allocator can: no garbage), and freed when the decode returns, so that none is left
- * behind for the collector. The box, a userdata in d->scratch_slot, owns it meanwhile, so its
- * __gc frees it when an error unwinds first.
- */
-typedef struct Scratch {
-  char *p; /* NULL when none is held */
-  size_t cap;
-  lua_Alloc alloc;
-  void *ud;
-} Scratch;
-
-#define SCRATCH_MT "acedata.decode_scratch"
-
-static void scratch_gc_box(Scratch *s) {
-  if (s->p != NULL) {
-    s->alloc(s->ud, s->p, s->cap, 0);
-    s->p = NULL;
-    s->cap = 0;
-  }
-}
-
-static int scratch_gc(lua_State *L) {
-  Scratch *s = (Scratch *)lua_touserdata(L, 1);
-  if (s != NULL) scratch_gc_box(s);
-  return 0;
-}
-
-/*
- * Grows the scratch memory to cap bytes (more than it has), keeping its contents. Pushes and
- * pops at most 2 values. When the allocator has no memory, the memory is asked of Lua instead
- * (a userdata in d->spare_slot): Lua collects garbage first and raises its memory error if
- * there still is none.
+ * Scratch memory (escaped strings and number tokens longer than SMALL_BUF) is a userdata in
+ * d->scratch_slot, sized to the longest string so far (grown by at least half; the one it
+ * replaces is left to the collector). Lua owns it, so nothing is lost whatever unwinds. It came
+ * from the state's allocator once, freed by a userdata's __gc on an error, but Lua cannot call a
+ * finalizer when memory is short (the call itself needs memory), and the fuzzer found such
+ * blocks lost. Pushes and pops one value.
  */
 static void scratch_grow(D *d, size_t cap) {
-  lua_State *L = d->L;
-  Scratch *s = d->box;
-  char *p = NULL;
-  if (s == NULL) {
-    s = (Scratch *)lua_newuserdata(L, sizeof *s);
-    s->p = NULL;
-    s->cap = 0;
-    s->alloc = lua_getallocf(L, &s->ud);
-    luaL_getmetatable(L, SCRATCH_MT); /* made by ad_decode */
-    lua_setmetatable(L, -2);
-    lua_replace(L, d->scratch_slot);
-    d->box = s;
-  }
-  if (d->scratch == NULL || d->scratch == s->p) /* not the userdata of an earlier failure */
-    p = (char *)s->alloc(s->ud, s->p, s->p ? s->cap : 0, cap);
-  if (p != NULL) {
-    s->p = p;
-    s->cap = cap;
-  } else {
-    p = (char *)lua_newuserdata(L, cap);
-    if (d->scratch != NULL) memcpy(p, d->scratch, d->scratch_cap);
-    lua_replace(L, d->spare_slot); /* the old memory is no longer needed */
-    scratch_gc_box(s);
-  }
+  char *p = (char *)lua_newuserdata(d->L, cap);
+  if (d->scratch != NULL) memcpy(p, d->scratch, d->scratch_cap);
+  lua_replace(d->L, d->scratch_slot);
   d->scratch = p;
   d->scratch_cap = cap;
 }
@@ -1608,17 +1557,6 @@ eof:
   return 0;
 }
 
-void ad_decode_prepare(lua_State *L) {
-  luaL_getmetatable(L, SCRATCH_MT);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    luaL_newmetatable(L, SCRATCH_MT);
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
-}
-
 int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opts) {
   D d;
   int base = lua_gettop(L), mt_slot = 0, ok;
@@ -1631,18 +1569,14 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.end = d.start + len;
   d.err = NULL;
   d.errpos = NULL;
-  d.box = NULL;
   d.scratch = NULL;
   d.scratch_cap = 0;
   d.scratch_slot = base + 1;
   d.fields_index = opts ? opts->fields_index : 0;
   d.stack_top = 0;
-  ad_decode_prepare(L);
   lua_pushnil(L); /* scratch slot, later the result slot */
   lua_pushnil(L); /* frames slot */
   d.frames_slot = base + 2;
-  lua_pushnil(L); /* spare slot */
-  d.spare_slot = base + 3;
   d.frames = NULL; /* set by parse() */
   d.frames_cap = 0;
   d.depth = 0;
@@ -1670,7 +1604,6 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
 
   d.stack_top = lua_gettop(L);
   ok = parse(&d, opts, mt_slot);
-  if (d.box != NULL) scratch_gc_box(d.box); /* the scratch memory back at once */
   if (ok) {
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);

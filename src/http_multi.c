@@ -646,12 +646,13 @@ static const luaL_Reg request_meta[] = {{"__gc", request_gc},
 
 static void new_class(lua_State *L, const char *name, const luaL_Reg *meta,
                       const luaL_Reg *methods) {
-  if (luaL_newmetatable(L, name)) {
-    luaL_setfuncs(L, meta, 0);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-  }
+  /* filled every time, also when it exists: a memory error half way through an earlier load
+   * may have left it registered but incomplete */
+  luaL_newmetatable(L, name);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }
 

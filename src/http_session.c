@@ -110,11 +110,10 @@ static const luaL_Reg session_meta[] = {{"__gc", session_close},
                                         {NULL, NULL}};
 
 void ad_http_session_open(lua_State *L) {
-  if (luaL_newmetatable(L, SESSION_MT)) {
-    luaL_setfuncs(L, session_meta, 0);
-    luaL_newlib(L, session_methods);
-    lua_setfield(L, -2, "__index");
-  }
+  luaL_newmetatable(L, SESSION_MT); /* filled also when it exists (see new_class) */
+  luaL_setfuncs(L, session_meta, 0);
+  luaL_newlib(L, session_methods);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   lua_pushcfunction(L, session_new);
   lua_setfield(L, -2, "session");

@@ -201,10 +201,9 @@ static int ids_len(lua_State *L) {
 }
 
 void ad_page_open(lua_State *L) {
-  if (luaL_newmetatable(L, IDS_MT)) {
-    lua_pushcfunction(L, ids_len);
-    lua_setfield(L, -2, "__len");
-  }
+  luaL_newmetatable(L, IDS_MT); /* filled also when it exists (see new_class in http_multi.c) */
+  lua_pushcfunction(L, ids_len);
+  lua_setfield(L, -2, "__len");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_dedup);
   lua_setfield(L, -2, "dedup");

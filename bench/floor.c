@@ -57,7 +57,7 @@
 /* The ops: the low OP_BITS of a word, the argument above them; operands in the next words. */
 enum {
   OP_OPEN_DIRECT, /* lua_checkstack 4, lua_createtable(0, a) */
-  OP_OPEN_BUF,    /* lua_gettop, lua_checkstack 2 * STEP + 4 (values wait on the stack) */
+  OP_OPEN_BUF,    /* lua_gettop twice, lua_checkstack 2 * STEP + 4 (values wait on the stack) */
   OP_OPEN_EMPTY,  /* lua_checkstack 4, lua_createtable(0, 0) */
   OP_CHECK,       /* lua_checkstack a */
   OP_GETKC,       /* lua_rawgeti(key table, a) */
@@ -431,7 +431,7 @@ value:
         r->top++;
         base = 0;
       } else if (r->top - r->stack_top <= STACK_BUDGET) {
-        emit(r, OP_OPEN_BUF, 0, 2);
+        emit(r, OP_OPEN_BUF, 0, 3);
         base = r->top + 1;
       } else {
         emit(r, OP_OPEN_EMPTY, 0, 3); /* lua_gettop, lua_checkstack, lua_createtable */
@@ -602,7 +602,8 @@ static int l_tape(lua_State *L) {
 #if VC_SLOTS
   for (i = 0; i < VC_SLOTS; i++) r->vc[i].len = UINT32_MAX;
 #endif
-  t->calls = 7; /* ad_decode's own: checkstack, getmetatable + isnil + pop, 3 nils, key table */
+  /* ad_decode's own: 3 gettop, checkstack, getmetatable + isnil + pop, 3 nils, key table */
+  t->calls = 10;
   if (lua_type(L, 2) != LUA_TTABLE) return luaL_error(L, "floor.tape: a table expected");
   record(r);
   if (r->top != 5) return luaL_error(L, "floor.tape: stack %d at the end, not 5", r->top);
@@ -628,7 +629,8 @@ static int l_replay(lua_State *L) {
   lua_pushnil(L);
   lua_pushnil(L);
   lua_createtable(L, 32, 0);
-  kc = base + 4;
+  kc = lua_gettop(L); /* base + 4; ad_decode reads the top here, and again for stack_top */
+  (void)lua_gettop(L);
   for (;;) {
     uint32_t w = *op++, a = w >> OP_BITS;
     switch (w & ((1u << OP_BITS) - 1)) {
@@ -636,7 +638,8 @@ static int l_replay(lua_State *L) {
         lua_checkstack(L, 4);
         lua_createtable(L, 0, (int)a);
         break;
-      case OP_OPEN_BUF:
+      case OP_OPEN_BUF: /* lua_gettop twice: the budget, the base */
+        (void)lua_gettop(L);
         (void)lua_gettop(L);
         lua_checkstack(L, 2 * STEP + 4);
         break;

@@ -1,7 +1,8 @@
 -- How the decoder builds tables: values wait on the Lua stack and each table is made at its
 -- final size when its container closes (early, and then grown, for long ones); the pairs of an
 -- object are set from the last unless a key may repeat. These cases sit on the edges of that:
--- repeated keys the key cache has forgotten, long containers, deep nesting.
+-- repeated keys the key cache has forgotten, long containers, deep nesting; and strings longer
+-- than 40 bytes, which Lua 5.2+ copies at every push, kept once per document in a cache of their own.
 local core = require "acedata.core"
 local decode = core.decode
 
@@ -129,5 +130,62 @@ describe("acedata.decode tables", function()
     assert.same({ nil, "expected ',' or ']' at byte 7" }, { decode("[1,2,3 4]") })
     assert.same({ nil, "expected ',' or '}' at byte 13" }, { decode('{"a":1,"b":2 "c":3}') })
     assert.same({ nil, "unexpected end of input at byte 6" }, { decode('[{"a":') })
+  end)
+  it("keeps one copy of a long string that repeats", function()
+    -- 2000 times the same 1000 bytes, plain and with escapes: 2 MB as copies, one copy shared
+    local plain, escaped = string.rep("abcdefghij", 100), string.rep("a\\/b\\u00e9", 100)
+    local expect_escaped = string.rep("a/b\195\169", 100)
+    for _, case in ipairs { { plain, plain }, { escaped, expect_escaped } } do
+      local t = {}
+      for i = 1, 2000 do t[i] = '"' .. case[1] .. '"' end
+      local doc = "[" .. concat(t, ",") .. "]"
+      collectgarbage("collect")
+      collectgarbage("stop")
+      local before = collectgarbage("count")
+      local v = decode(doc)
+      local grew = collectgarbage("count") - before
+      collectgarbage("restart")
+      assert.equal(2000, #v)
+      assert.equal(case[2], v[1])
+      assert.equal(case[2], v[2000])
+      assert.is_true(grew < 400, format("the decode grew the heap by %.0f kB", grew))
+    end
+  end)
+
+  it("gives every long string its own bytes, whatever the cache holds", function()
+    -- strings alike in length, first, middle and last bytes (what the cache hashes), differing
+    -- elsewhere, plain or escaped, repeated in random orders: each decodes to its own value
+    local function rng(seed)
+      local x = seed
+      return function(n)
+        x = (x * 16807) % 2147483647
+        return x % n + 1
+      end
+    end
+    for seed = 1, 200 do
+      local r = rng(seed)
+      local pool, raw = {}, {}
+      for i = 1, 40 do
+        local n = 41 + r(60)
+        local b = {}
+        for j = 1, n do b[j] = "x" end
+        b[10 + r(n - 30)] = string.char(96 + r(26)) -- a byte the hash does not read
+        b[12] = string.char(64 + i % 26)
+        local s = concat(b)
+        pool[i], raw[i] = s, s
+        if r(3) == 1 then raw[i] = s:gsub("x", "\\u0078", 1) end -- the same value, escaped
+      end
+      local picks, t = {}, {}
+      for k = 1, 300 do
+        picks[k] = r(#pool)
+        t[k] = '"' .. raw[picks[k]] .. '"'
+      end
+      local v = decode("[" .. concat(t, ",") .. "]")
+      for k = 1, 300 do
+        if v[k] ~= pool[picks[k]] then
+          error(format("seed %d, string %d: %q, not %q", seed, k, v[k], pool[picks[k]]))
+        end
+      end
+    end
   end)
 end)

@@ -53,12 +53,17 @@
 #define MAX_DEPTH 1000
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
+#define KC_POOL 128       /* keys cached at once: then a new key takes the entry of an older one */
 #if LUA_VERSION_NUM < 502 /* measured on LuaJIT: its interning is cheap enough, no cache */
 #define VC_SLOTS 0
 #else
 #define VC_BITS 7
 #define VC_SLOTS (1 << VC_BITS) /* the value string cache */
-#define VC_MAXLEN 40            /* values up to this long are cached (Lua 5.2+ interns to 40) */
+#define VC_POOL 64
+#define VC_MAXLEN 40 /* values up to this long are cached (Lua 5.2+ interns to 40) */
+#define LC_BITS 7
+#define LC_SLOTS (1 << LC_BITS) /* the long string cache: longer values, one copy of each */
+#define LC_POOL 64
 #endif
 #define STEP 8            /* values are buffered on the Lua stack in steps of this many */
 #define ARR_BUF_MAX 32    /* an array with more elements gets its table early (Lua grows it) */
@@ -69,6 +74,9 @@
 #define SMALL_BUF 256     /* escaped strings / number tokens up to this size use the C stack */
 #if FRAMES_MAX != MAX_DEPTH + 1
 #error "FRAMES_MAX must be MAX_DEPTH + 1"
+#endif
+#if KC_POOL > 32767 || KC_SLOTS > 256
+#error "KeyEnt.parent holds an entry index in 16 bits, kowner a slot in 8"
 #endif
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -115,12 +123,12 @@ typedef struct {
  * see opts->fields_index). */
 typedef struct {
   const char *s;
-  uint32_t len;  /* UINT32_MAX: empty slot (longer keys are not cached) */
-  int idx;       /* index in the key table, 0 until the slot is first used */
+  uint32_t len;  /* longer keys are not cached */
+  int idx;       /* index in the key table */
   unsigned seen; /* id of the object it was last a key of */
-  int keep;
-  int parent; /* obj is for objects in an object opened under this key slot (-1: no key) */
   Hint obj;
+  int16_t parent; /* obj is for objects in an object opened under this key's entry (-1: none) */
+  signed char keep;
 } KeyEnt;
 
 #if VC_SLOTS
@@ -128,10 +136,22 @@ typedef struct {
  * this slot (a string is cached when it comes a second time). */
 typedef struct {
   const char *s;
-  uint32_t len; /* UINT32_MAX: empty */
+  uint32_t len;
   int idx;
-  uint64_t ghost;
 } VEnt;
+
+/* One cached long string (in the key table at idx). Lua 5.2+ makes a new copy of a string
+ * longer than 40 bytes every time it is pushed (5.1 and LuaJIT intern every string), so a
+ * value that repeats (a URL, a client name, a description) is pushed from here instead: the
+ * document's tables share one copy, as they share a short string. A string is kept from its
+ * second sighting (ghost: the hash of the last one missed in the slot); of the two slots it
+ * may take, it replaces the one used less. */
+typedef struct {
+  const char *s;
+  size_t len;
+  int idx;
+  unsigned uses;
+} LEnt;
 #endif
 
 /* One open container. Its values wait on the Lua stack from slot base (0 once its table
@@ -170,9 +190,24 @@ typedef struct {
   int frames_cap;   /* how many frames fit there */
   int depth;
   unsigned obj_id; /* the last object id given */
-  KeyEnt kc[KC_SLOTS];
+  /* The caches are hash tables of small indices (kslot: 0 for an empty slot, else 1 + the
+   * entry's index) into smaller pools of entries, taken in order as slots are first filled:
+   * this struct lives on the C stack, and every page of its size is a page deeper that the
+   * functions it calls touch (a one-page difference in a decode's peak RSS, measured). */
+  int kc_n;
+  unsigned kc_clock; /* the next entry a new key takes once the pool is spent */
+  uint16_t kslot[KC_SLOTS];
+  unsigned char kowner[KC_POOL]; /* the slot of each entry */
+  KeyEnt kc[KC_POOL];
 #if VC_SLOTS
-  VEnt vc[VC_SLOTS];
+  int vc_n, lc_n;
+  uint16_t vslot[VC_SLOTS];
+  uint32_t vghost[VC_SLOTS]; /* the hash of the last value missed in the slot */
+  VEnt vc[VC_POOL];
+  int lc_ready; /* lslot and lghost are cleared at the first long string of a document */
+  uint16_t lslot[LC_SLOTS];
+  uint32_t lghost[LC_SLOTS];
+  LEnt lc[LC_POOL];
 #endif
   char small[SMALL_BUF];
 } D;
@@ -562,7 +597,13 @@ static void out_grow(D *d, Out *out, cptr q) {
  * is validated as scan_string does and copied 16 bytes at a time (o and lim are locals: stores
  * through a char pointer would otherwise make the compiler reload them from `out`).
  */
-static cptr push_escaped(D *d, cptr s, cptr q) {
+#if VC_SLOTS
+static void push_long(D *d, const char *p, size_t n);
+#endif
+
+/* Pushes the string from s to its closing quote, whose first escape is at q; keep: whether a
+ * long one may be kept in the long string cache (not for a string that is skipped). */
+static cptr push_escaped(D *d, cptr s, cptr q, int keep) {
   cptr end = d->end;
   Out out;
   char *o, *lim;
@@ -657,6 +698,14 @@ static cptr push_escaped(D *d, cptr s, cptr q) {
     }
   }
 #undef GROW
+#if VC_SLOTS
+  if (keep && (size_t)(o - out.buf) > VC_MAXLEN) {
+    push_long(d, out.buf, (size_t)(o - out.buf));
+    return q + 1;
+  }
+#else
+  (void)keep;
+#endif
   lua_pushlstring(d->L, out.buf, (size_t)(o - out.buf));
   return q + 1;
 }
@@ -710,37 +759,110 @@ AD_INLINE int same_bytes(const char *a, cptr b, size_t n) {
   return x == y;
 }
 
+#if VC_SLOTS
+/* Pushes the n > VC_MAXLEN bytes at p: the cached copy (see LEnt), else a new string. */
+static void push_long(D *d, const char *p, size_t n) {
+  uint64_t a, m;
+  unsigned h, h2;
+  LEnt *e = NULL, *f = NULL;
+  if (unlikely(!d->lc_ready)) {
+    memset(d->lslot, 0, sizeof d->lslot);
+    memset(d->lghost, 0, sizeof d->lghost);
+    d->lc_ready = 1;
+  }
+  memcpy(&m, p + n / 2 - 4, 8); /* the middle 8 bytes beside key_hash's first and last 8 */
+  a = key_hash((cptr)p, n) ^ m * UINT64_C(0xC2B2AE3D27D4EB4F);
+  h = (unsigned)(a >> (64 - LC_BITS));
+  h2 = (unsigned)(a >> (64 - 2 * LC_BITS)) & (LC_SLOTS - 1);
+  if (d->lslot[h]) {
+    e = &d->lc[d->lslot[h] - 1];
+    if (e->len == n && memcmp(e->s, p, n) == 0) {
+      e->uses++;
+      lua_rawgeti(d->L, d->kc_tab, e->idx);
+      return;
+    }
+  }
+  if (d->lslot[h2]) {
+    f = &d->lc[d->lslot[h2] - 1];
+    if (f->len == n && memcmp(f->s, p, n) == 0) {
+      f->uses++;
+      lua_rawgeti(d->L, d->kc_tab, f->idx);
+      return;
+    }
+  }
+  lua_pushlstring(d->L, p, n);
+  if (d->lghost[h] != (uint32_t)a) {
+    d->lghost[h] = (uint32_t)a; /* first sighting */
+    return;
+  }
+  if (e == NULL || f == NULL) { /* a free slot takes it, while the pool lasts */
+    if (d->lc_n == LC_POOL) return;
+    if (e != NULL) h = h2;
+    e = &d->lc[d->lc_n];
+    d->lslot[h] = (uint16_t)++d->lc_n;
+    e->idx = ++d->kc_count;
+  } else { /* the slot used less takes it; the other ages */
+    if (f->uses < e->uses) {
+      LEnt *t = e;
+      e = f;
+      f = t;
+    }
+    f->uses /= 2;
+  }
+  lua_pushvalue(d->L, -1);
+  lua_rawseti(d->L, d->kc_tab, e->idx);
+  e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in the key table */
+  e->len = n;
+  e->uses = 1;
+}
+#endif
+
 /* Pushes the string whose content starts at p (after the quote). */
 static cptr push_string(D *d, cptr p) {
   cptr q = scan_string_short(d, p);
   size_t n;
   if (q == NULL) return NULL;
-  if (unlikely(*q != '"')) return push_escaped(d, p, q);
+  if (unlikely(*q != '"')) return push_escaped(d, p, q, 1);
   n = (size_t)(q - p);
 #if VC_SLOTS
-  if (n <= VC_MAXLEN) {
+  if (n > VC_MAXLEN) {
+    push_long(d, (const char *)p, n);
+    return q + 1;
+  }
+  {
     /* Lua 5.2+ hashes every byte of a short string to intern it; values repeat in the records
      * of a page (the same user, application, model), so those are cached like keys, from their
      * second sighting (a unique id must not evict them) */
     uint64_t a = key_hash(p, n);
     unsigned h = (unsigned)(a >> (64 - VC_BITS));
     unsigned h2 = (unsigned)(a >> (64 - 2 * VC_BITS)) & (VC_SLOTS - 1);
-    VEnt *e = &d->vc[h];
-    if (e->len == n && same_bytes(e->s, p, n)) {
-      lua_rawgeti(d->L, d->kc_tab, e->idx);
+    unsigned k = d->vslot[h], k2 = d->vslot[h2];
+    VEnt *e;
+    if (k && d->vc[k - 1].len == n && same_bytes(d->vc[k - 1].s, p, n)) {
+      lua_rawgeti(d->L, d->kc_tab, d->vc[k - 1].idx);
       return q + 1;
     }
-    if (d->vc[h2].len == n && same_bytes(d->vc[h2].s, p, n)) {
-      lua_rawgeti(d->L, d->kc_tab, d->vc[h2].idx);
+    if (k2 && d->vc[k2 - 1].len == n && same_bytes(d->vc[k2 - 1].s, p, n)) {
+      lua_rawgeti(d->L, d->kc_tab, d->vc[k2 - 1].idx);
       return q + 1;
     }
     lua_pushlstring(d->L, (const char *)p, n);
-    if (e->ghost != a) {
-      e->ghost = a; /* first sighting */
+    if (d->vghost[h] != (uint32_t)a) {
+      d->vghost[h] = (uint32_t)a; /* first sighting */
       return q + 1;
     }
-    if (e->s != NULL && d->vc[h2].s == NULL) e = &d->vc[h2];
-    if (e->idx == 0) e->idx = ++d->kc_count;
+    if (k && !k2) { /* the second slot is free */
+      h = h2;
+      k = 0;
+    }
+    if (k) {
+      e = &d->vc[k - 1];
+    } else {
+      if (d->vc_n == VC_POOL) return q + 1; /* the pool is spent: not cached */
+      e = &d->vc[d->vc_n];
+      d->vslot[h] = (uint16_t)++d->vc_n;
+      e->idx = ++d->kc_count;
+    }
     lua_pushvalue(d->L, -1);
     lua_rawseti(d->L, d->kc_tab, e->idx);
     e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in the key table */
@@ -761,12 +883,12 @@ static cptr push_key(D *d, cptr p, int *slot) {
   cptr q = scan_string_short(d, p);
   size_t n;
   uint64_t a;
-  unsigned h, h2;
+  unsigned h, h2, k, k2;
   KeyEnt *e;
   if (q == NULL) return NULL;
   if (unlikely(*q != '"')) {
     *slot = -1;
-    return push_escaped(d, p, q);
+    return push_escaped(d, p, q, 1);
   }
   n = (size_t)(q - p);
   if (unlikely(n >= UINT32_MAX)) { /* not cached */
@@ -776,30 +898,45 @@ static cptr push_key(D *d, cptr p, int *slot) {
   }
   a = key_hash(p, n);
   h = (unsigned)(a >> (64 - KC_BITS));
-  e = &d->kc[h];
-  if (likely(e->len == n && same_bytes(e->s, p, n))) {
-    lua_rawgeti(d->L, d->kc_tab, e->idx);
-    *slot = (int)h;
+  k = d->kslot[h];
+  if (likely(k) && likely(d->kc[k - 1].len == n && same_bytes(d->kc[k - 1].s, p, n))) {
+    lua_rawgeti(d->L, d->kc_tab, d->kc[k - 1].idx);
+    *slot = (int)k - 1;
     return q + 1;
   }
   h2 = (unsigned)(a >> (64 - 2 * KC_BITS)) & (KC_SLOTS - 1);
-  if (d->kc[h2].len == n && same_bytes(d->kc[h2].s, p, n)) {
-    lua_rawgeti(d->L, d->kc_tab, d->kc[h2].idx);
-    *slot = (int)h2;
+  k2 = d->kslot[h2];
+  if (k2 && d->kc[k2 - 1].len == n && same_bytes(d->kc[k2 - 1].s, p, n)) {
+    lua_rawgeti(d->L, d->kc_tab, d->kc[k2 - 1].idx);
+    *slot = (int)k2 - 1;
     return q + 1;
   }
-  if (e->s != NULL && d->kc[h2].s == NULL) {
+  if (k && !k2) { /* the second slot is free */
     h = h2;
-    e = &d->kc[h];
+    k = 0;
   }
   lua_pushlstring(d->L, (const char *)p, n);
   lua_pushvalue(d->L, -1);
-  if (e->idx == 0) {
+  if (!k && d->kc_n == KC_POOL) { /* the pool is spent: the entries are taken in turn */
+    k = d->kc_clock + 1;
+    d->kc_clock = k % KC_POOL;
+    d->kslot[d->kowner[k - 1]] = 0;
+    d->kslot[h] = (uint16_t)k;
+    d->kowner[k - 1] = (unsigned char)h;
+  }
+  if (!k) {
+    k = (unsigned)++d->kc_n;
+    d->kslot[h] = (uint16_t)k;
+    d->kowner[k - 1] = (unsigned char)h;
+    e = &d->kc[k - 1];
     e->idx = ++d->kc_count;
-  } else if (e->seen) { /* evicted: an open object it is a key of can no longer tell repeats */
-    int i;
-    for (i = 1; i <= d->depth; i++)
-      if (d->frames[i].kind == F_OBJ && d->frames[i].id == e->seen) d->frames[i].dup = 1;
+  } else {
+    e = &d->kc[k - 1];
+    if (e->seen) { /* evicted: an open object it is a key of can no longer tell repeats */
+      int i;
+      for (i = 1; i <= d->depth; i++)
+        if (d->frames[i].kind == F_OBJ && d->frames[i].id == e->seen) d->frames[i].dup = 1;
+    }
   }
   e->seen = 0;
   lua_rawseti(d->L, d->kc_tab, e->idx);
@@ -809,7 +946,7 @@ static cptr push_key(D *d, cptr p, int *slot) {
   e->obj.last = UINT_MAX;
   e->obj.stable = 0;
   e->keep = -1;
-  *slot = (int)h;
+  *slot = (int)k - 1;
   return q + 1;
 }
 
@@ -1064,7 +1201,7 @@ static cptr skip_string(D *d, cptr p) {
   cptr q = scan_string(d, p);
   if (q == NULL) return NULL;
   if (likely(*q == '"')) return q + 1;
-  q = push_escaped(d, p, q); /* rare: escapes are checked by the code that decodes them */
+  q = push_escaped(d, p, q, 0); /* rare: escapes are checked by the code that decodes them */
   if (q != NULL) lua_pop(d->L, 1);
   return q;
 }
@@ -1164,7 +1301,7 @@ static int keep_key(D *d, int slot) {
   lua_rawget(d->L, d->fields_index);
   keep = lua_toboolean(d->L, -1);
   lua_pop(d->L, 1);
-  if (slot >= 0) d->kc[slot].keep = keep;
+  if (slot >= 0) d->kc[slot].keep = (signed char)keep;
   return keep;
 }
 
@@ -1271,7 +1408,7 @@ value:
         else if (f->kind == F_OBJ && keyslot >= 0) {
           KeyEnt *e = &d->kc[keyslot];
           if (e->parent != f->keyslot) { /* another kind of parent: start over */
-            e->parent = f->keyslot;
+            e->parent = (int16_t)f->keyslot;
             e->obj.last = UINT_MAX;
             e->obj.stable = 0;
           }
@@ -1484,7 +1621,7 @@ void ad_decode_prepare(lua_State *L) {
 
 int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opts) {
   D d;
-  int base = lua_gettop(L), mt_slot = 0, i, ok;
+  int base = lua_gettop(L), mt_slot = 0, ok;
   char msg[96];
 
   luaL_checkstack(L, 8, "acedata.decode");
@@ -1522,20 +1659,14 @@ int ad_decode(lua_State *L, const char *s, size_t len, const ad_decode_opts *opt
   d.kc_tab = lua_gettop(L);
   d.kc_count = 0;
 #if VC_SLOTS
-  for (i = 0; i < VC_SLOTS; i++) {
-    d.vc[i].s = NULL;
-    d.vc[i].len = UINT32_MAX;
-    d.vc[i].idx = 0;
-    d.vc[i].ghost = 0;
-  }
+  d.lc_ready = 0;
+  d.vc_n = d.lc_n = 0;
+  memset(d.vslot, 0, sizeof d.vslot);
+  memset(d.vghost, 0, sizeof d.vghost);
 #endif
-  for (i = 0; i < KC_SLOTS; i++) {
-    d.kc[i].s = NULL;
-    d.kc[i].len = UINT32_MAX;
-    d.kc[i].idx = 0;
-    d.kc[i].keep = -1;
-    d.kc[i].seen = 0;
-  }
+  d.kc_n = 0;
+  d.kc_clock = 0;
+  memset(d.kslot, 0, sizeof d.kslot);
 
   d.stack_top = lua_gettop(L);
   ok = parse(&d, opts, mt_slot);

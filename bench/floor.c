@@ -11,8 +11,9 @@
  * and floats as the decoder typed them) and scans the text for the document order, replaying
  * the decisions of src/decode_json.c's parse() step by step: the same two-way key cache (the
  * same hash, so the same slots and evictions) whose strings live in a key table and are pushed
- * by lua_rawgeti; the value cache of strings up to 40 bytes from their second sighting (Lua
- * 5.2+; longer strings and escaped ones are lua_pushlstring'ed every time, as in the decoder);
+ * by lua_rawgeti (slots into a pool of 128 entries, taken in turn once spent); on Lua 5.2+ the
+ * value cache of strings up to 40 bytes and the long string cache of longer ones (escaped ones
+ * too, as decoded), each from a string's second sighting, with the same ghosts and pools;
  * values buffered on the stack and their table made at its final size when the container
  * closes (lua_createtable, lua_insert, lua_rawset/lua_rawseti from the last), containers of more
  * than 32 made early and grown by Lua, objects in a place whose last two had the same size made
@@ -39,12 +40,17 @@
 /* The decoder's constants (src/decode_json.c) */
 #define KC_BITS 8
 #define KC_SLOTS (1 << KC_BITS)
+#define KC_POOL 128
 #if LUA_VERSION_NUM < 502
 #define VC_SLOTS 0
 #else
 #define VC_BITS 7
 #define VC_SLOTS (1 << VC_BITS)
+#define VC_POOL 64
 #define VC_MAXLEN 40
+#define LC_BITS 7
+#define LC_SLOTS (1 << LC_BITS)
+#define LC_POOL 64
 #endif
 #define STEP 8
 #define ARR_BUF_MAX 32
@@ -111,8 +117,8 @@ typedef struct {
   uint32_t len;
   int idx;
   unsigned seen;
-  int parent;
   Hint obj;
+  int parent;
 } KeyEnt;
 
 #if VC_SLOTS
@@ -120,8 +126,14 @@ typedef struct {
   cptr s;
   uint32_t len;
   int idx;
-  uint64_t ghost;
 } VEnt;
+
+typedef struct {
+  const char *s; /* in the json, or the decoded string (escaped ones) */
+  size_t len;
+  int idx;
+  unsigned uses;
+} LEnt;
 #endif
 
 typedef struct {
@@ -140,9 +152,20 @@ typedef struct {
   int kc_count, depth;
   unsigned obj_id;
   Frame frames[FRAMES_SMALL];
-  KeyEnt kc[KC_SLOTS];
+  /* the caches as src/decode_json.c keeps them: slots of 1 + an index into a pool of entries */
+  int kc_n;
+  unsigned kc_clock;
+  uint16_t kslot[KC_SLOTS];
+  unsigned char kowner[KC_POOL];
+  KeyEnt kc[KC_POOL];
 #if VC_SLOTS
-  VEnt vc[VC_SLOTS];
+  int vc_n, lc_n;
+  uint16_t vslot[VC_SLOTS];
+  uint32_t vghost[VC_SLOTS];
+  VEnt vc[VC_POOL];
+  uint16_t lslot[LC_SLOTS];
+  uint32_t lghost[LC_SLOTS];
+  LEnt lc[LC_POOL];
 #endif
 } Rec;
 
@@ -236,7 +259,7 @@ static cptr tape_key(Rec *r, cptr p, int *slot, cptr *key, size_t *keylen) {
   cptr q = string_end(r, p, &esc);
   size_t n = (size_t)(q - p);
   uint64_t a;
-  unsigned h, h2;
+  unsigned h, h2, k, k2;
   KeyEnt *e;
   if (esc) luaL_error(r->L, "floor.tape: escaped keys are not mirrored");
   *key = p;
@@ -244,28 +267,43 @@ static cptr tape_key(Rec *r, cptr p, int *slot, cptr *key, size_t *keylen) {
   r->top++;
   a = key_hash(p, n);
   h = (unsigned)(a >> (64 - KC_BITS));
-  e = &r->kc[h];
-  if (e->len == n && memcmp(e->s, p, n) == 0) {
-    emit(r, OP_GETKC, (size_t)e->idx, 1);
-    *slot = (int)h;
+  k = r->kslot[h];
+  if (k && r->kc[k - 1].len == n && memcmp(r->kc[k - 1].s, p, n) == 0) {
+    emit(r, OP_GETKC, (size_t)r->kc[k - 1].idx, 1);
+    *slot = (int)k - 1;
     return q + 1;
   }
   h2 = (unsigned)(a >> (64 - 2 * KC_BITS)) & (KC_SLOTS - 1);
-  if (r->kc[h2].len == n && memcmp(r->kc[h2].s, p, n) == 0) {
-    emit(r, OP_GETKC, (size_t)r->kc[h2].idx, 1);
-    *slot = (int)h2;
+  k2 = r->kslot[h2];
+  if (k2 && r->kc[k2 - 1].len == n && memcmp(r->kc[k2 - 1].s, p, n) == 0) {
+    emit(r, OP_GETKC, (size_t)r->kc[k2 - 1].idx, 1);
+    *slot = (int)k2 - 1;
     return q + 1;
   }
-  if (e->s != NULL && r->kc[h2].s == NULL) {
+  if (k && !k2) { /* the second slot is free */
     h = h2;
-    e = &r->kc[h];
+    k = 0;
   }
-  if (e->idx == 0) {
+  if (!k && r->kc_n == KC_POOL) { /* the pool is spent: the entries are taken in turn */
+    k = r->kc_clock + 1;
+    r->kc_clock = k % KC_POOL;
+    r->kslot[r->kowner[k - 1]] = 0;
+    r->kslot[h] = (uint16_t)k;
+    r->kowner[k - 1] = (unsigned char)h;
+  }
+  if (!k) {
+    k = (unsigned)++r->kc_n;
+    r->kslot[h] = (uint16_t)k;
+    r->kowner[k - 1] = (unsigned char)h;
+    e = &r->kc[k - 1];
     e->idx = ++r->kc_count;
-  } else if (e->seen) { /* evicted: the open object it is a key of may repeat keys */
-    int i;
-    for (i = 1; i <= r->depth; i++)
-      if (r->frames[i].kind == F_OBJ && r->frames[i].id == e->seen) r->frames[i].dup = 1;
+  } else {
+    e = &r->kc[k - 1];
+    if (e->seen) { /* evicted: the open object it is a key of may repeat keys */
+      int i;
+      for (i = 1; i <= r->depth; i++)
+        if (r->frames[i].kind == F_OBJ && r->frames[i].id == e->seen) r->frames[i].dup = 1;
+    }
   }
   emit(r, OP_STR_CACHE, (size_t)e->idx, 4);
   emit_bytes(r, (const char *)p, n);
@@ -275,9 +313,68 @@ static cptr tape_key(Rec *r, cptr p, int *slot, cptr *key, size_t *keylen) {
   e->parent = -1;
   e->obj.last = UINT32_MAX;
   e->obj.stable = 0;
-  *slot = (int)h;
+  *slot = (int)k - 1;
   return q + 1;
 }
+
+#if VC_SLOTS
+/* push_long: the n > VC_MAXLEN bytes at p, from the long string cache or a new string. */
+static void tape_long(Rec *r, const char *p, size_t n) {
+  uint64_t a, m;
+  unsigned h, h2;
+  LEnt *e = NULL, *f = NULL;
+  memcpy(&m, p + n / 2 - 4, 8);
+  a = key_hash((cptr)p, n) ^ m * UINT64_C(0xC2B2AE3D27D4EB4F);
+  h = (unsigned)(a >> (64 - LC_BITS));
+  h2 = (unsigned)(a >> (64 - 2 * LC_BITS)) & (LC_SLOTS - 1);
+  r->top++;
+  if (r->lslot[h]) {
+    e = &r->lc[r->lslot[h] - 1];
+    if (e->len == n && memcmp(e->s, p, n) == 0) {
+      e->uses++;
+      emit(r, OP_GETKC, (size_t)e->idx, 1);
+      return;
+    }
+  }
+  if (r->lslot[h2]) {
+    f = &r->lc[r->lslot[h2] - 1];
+    if (f->len == n && memcmp(f->s, p, n) == 0) {
+      f->uses++;
+      emit(r, OP_GETKC, (size_t)f->idx, 1);
+      return;
+    }
+  }
+  if (r->lghost[h] != (uint32_t)a) {
+    r->lghost[h] = (uint32_t)a; /* first sighting */
+    r->top--;
+    emit_str(r, p, n);
+    return;
+  }
+  if (e == NULL || f == NULL) { /* a free slot takes it, while the pool lasts */
+    if (r->lc_n == LC_POOL) {
+      r->top--;
+      emit_str(r, p, n);
+      return;
+    }
+    if (e != NULL) h = h2;
+    e = &r->lc[r->lc_n];
+    r->lslot[h] = (uint16_t)++r->lc_n;
+    e->idx = ++r->kc_count;
+  } else { /* the slot used less takes it; the other ages */
+    if (f->uses < e->uses) {
+      LEnt *t = e;
+      e = f;
+      f = t;
+    }
+    f->uses /= 2;
+  }
+  emit(r, OP_STR_CACHE, (size_t)e->idx, 4);
+  emit_bytes(r, p, n);
+  e->s = p;
+  e->len = n;
+  e->uses = 1;
+}
+#endif
 
 /* The string value at p (after its quote), as push_string pushes it; the decoded value is at
  * the stack top (used for escaped strings). Returns the position after it. */
@@ -285,41 +382,65 @@ static cptr tape_string(Rec *r, cptr p) {
   int esc;
   cptr q = string_end(r, p, &esc);
   size_t n = (size_t)(q - p);
-  if (esc) { /* push_escaped: decoded into scratch memory and pushed */
+  if (esc) { /* push_escaped: decoded into scratch memory, then pushed */
     size_t len;
     const char *s;
     if (lua_type(r->L, -1) != LUA_TSTRING)
       luaL_error(r->L, "floor.tape: the text and its decoded value differ");
-    s = lua_tolstring(r->L, -1, &len);
+    s = lua_tolstring(r->L, -1, &len); /* kept alive by the decoded document */
     if (n + OUT_SLACK > SMALL_BUF)
       luaL_error(r->L, "floor.tape: escaped strings over %d bytes are not mirrored",
                  SMALL_BUF - OUT_SLACK);
+#if VC_SLOTS
+    if (len > VC_MAXLEN) {
+      tape_long(r, s, len);
+      return q + 1;
+    }
+#endif
     emit_str(r, s, len);
     return q + 1;
   }
 #if VC_SLOTS
-  if (n <= VC_MAXLEN) {
+  if (n > VC_MAXLEN) {
+    tape_long(r, (const char *)p, n);
+    return q + 1;
+  }
+  {
     uint64_t a = key_hash(p, n);
     unsigned h = (unsigned)(a >> (64 - VC_BITS));
     unsigned h2 = (unsigned)(a >> (64 - 2 * VC_BITS)) & (VC_SLOTS - 1);
-    VEnt *e = &r->vc[h];
-    if (e->len == n && memcmp(e->s, p, n) == 0) {
-      emit(r, OP_GETKC, (size_t)e->idx, 1);
+    unsigned k = r->vslot[h], k2 = r->vslot[h2];
+    VEnt *e;
+    if (k && r->vc[k - 1].len == n && memcmp(r->vc[k - 1].s, p, n) == 0) {
+      emit(r, OP_GETKC, (size_t)r->vc[k - 1].idx, 1);
       r->top++;
       return q + 1;
     }
-    if (r->vc[h2].len == n && memcmp(r->vc[h2].s, p, n) == 0) {
-      emit(r, OP_GETKC, (size_t)r->vc[h2].idx, 1);
+    if (k2 && r->vc[k2 - 1].len == n && memcmp(r->vc[k2 - 1].s, p, n) == 0) {
+      emit(r, OP_GETKC, (size_t)r->vc[k2 - 1].idx, 1);
       r->top++;
       return q + 1;
     }
-    if (e->ghost != a) {
-      e->ghost = a; /* first sighting */
+    if (r->vghost[h] != (uint32_t)a) {
+      r->vghost[h] = (uint32_t)a; /* first sighting */
       emit_str(r, (const char *)p, n);
       return q + 1;
     }
-    if (e->s != NULL && r->vc[h2].s == NULL) e = &r->vc[h2];
-    if (e->idx == 0) e->idx = ++r->kc_count;
+    if (k && !k2) { /* the second slot is free */
+      h = h2;
+      k = 0;
+    }
+    if (k) {
+      e = &r->vc[k - 1];
+    } else {
+      if (r->vc_n == VC_POOL) { /* the pool is spent: not cached */
+        emit_str(r, (const char *)p, n);
+        return q + 1;
+      }
+      e = &r->vc[r->vc_n];
+      r->vslot[h] = (uint16_t)++r->vc_n;
+      e->idx = ++r->kc_count;
+    }
     emit(r, OP_STR_CACHE, (size_t)e->idx, 4);
     emit_bytes(r, (const char *)p, n);
     r->top++;
@@ -327,9 +448,10 @@ static cptr tape_string(Rec *r, cptr p) {
     e->len = (uint32_t)n;
     return q + 1;
   }
-#endif
+#else
   emit_str(r, (const char *)p, n);
   return q + 1;
+#endif
 }
 
 /* The number at the stack top, as the decoder typed it; p: its token. */
@@ -574,7 +696,6 @@ static int l_tape(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &len);
   Tape *t;
   Rec *r;
-  int i;
   lua_settop(L, 1);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "acedata.core");
@@ -598,10 +719,6 @@ static int l_tape(lua_State *L) {
   r->start = (cptr)s;
   r->end = r->start + len;
   r->top = r->stack_top = 4; /* 3 reserved slots and the key table */
-  for (i = 0; i < KC_SLOTS; i++) r->kc[i].len = UINT32_MAX;
-#if VC_SLOTS
-  for (i = 0; i < VC_SLOTS; i++) r->vc[i].len = UINT32_MAX;
-#endif
   /* ad_decode's own: 3 gettop, checkstack, getmetatable + isnil + pop, 3 nils, key table */
   t->calls = 10;
   if (lua_type(L, 2) != LUA_TTABLE) return luaL_error(L, "floor.tape: a table expected");

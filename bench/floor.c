@@ -37,28 +37,7 @@
 
 #define TAPE_MT "acedata.bench_floor_tape"
 
-/* The decoder's constants (src/decode_json.c) */
-#define KC_BITS 8
-#define KC_SLOTS (1 << KC_BITS)
-#define KC_POOL 128
-#if LUA_VERSION_NUM < 502
-#define VC_SLOTS 0
-#else
-#define VC_BITS 7
-#define VC_SLOTS (1 << VC_BITS)
-#define VC_POOL 64
-#define VC_MAXLEN 40
-#define LC_BITS 7
-#define LC_SLOTS (1 << LC_BITS)
-#define LC_POOL 64
-#endif
-#define STEP 8
-#define ARR_BUF_MAX 32
-#define OBJ_BUF_MAX 32
-#define STACK_BUDGET 1024
-#define FRAMES_SMALL 32
-#define SMALL_BUF 256
-#define OUT_SLACK 32
+#include "../src/decode_tune.h" /* the decoder's constants and key hash */
 
 /* The ops: the low OP_BITS of a word, the argument above them; operands in the next words. */
 enum {
@@ -211,27 +190,6 @@ static void emit_str(Rec *r, const char *s, size_t len) {
   emit(r, OP_STR, 0, 1);
   emit_bytes(r, s, len);
   r->top++;
-}
-
-/* src/decode_json.c's key_hash, the same bits (so the same cache slots). */
-static uint64_t key_hash(cptr k, size_t n) {
-  uint64_t a, b;
-  if (n >= 8) {
-    memcpy(&a, k, 8);
-    memcpy(&b, k + n - 8, 8);
-  } else if (n >= 4) {
-    uint32_t x, y;
-    memcpy(&x, k, 4);
-    memcpy(&y, k + n - 4, 4);
-    a = x;
-    b = y;
-  } else {
-    a = n ? (uint64_t)k[0] | (uint64_t)k[n / 2] << 8 | (uint64_t)k[n - 1] << 16 : 0;
-    b = 0;
-  }
-  a ^= (b + n) * UINT64_C(0x9E3779B97F4A7C15);
-  a *= UINT64_C(0xFF51AFD7ED558CCD);
-  return a;
 }
 
 static cptr skip_ws(cptr p, cptr end) {

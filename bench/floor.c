@@ -676,12 +676,12 @@ static int l_tape(lua_State *L) {
   r->t = t;
   r->start = (cptr)s;
   r->end = r->start + len;
-  r->top = r->stack_top = 4; /* 3 reserved slots and the key table */
-  /* ad_decode's own: 3 gettop, checkstack, getmetatable + isnil + pop, 3 nils, key table */
-  t->calls = 10;
+  r->top = r->stack_top = 3; /* 2 reserved slots and the key table */
+  /* ad_decode's own: 3 gettop, checkstack, 2 nils, key table */
+  t->calls = 7;
   if (lua_type(L, 2) != LUA_TTABLE) return luaL_error(L, "floor.tape: a table expected");
   record(r);
-  if (r->top != 5) return luaL_error(L, "floor.tape: stack %d at the end, not 5", r->top);
+  if (r->top != 4) return luaL_error(L, "floor.tape: stack %d at the end, not 4", r->top);
   lua_settop(L, 3);
   return 1;
 }
@@ -697,14 +697,10 @@ static int l_replay(lua_State *L) {
   if (op == NULL) return luaL_error(L, "floor.replay: an empty tape");
   base = lua_gettop(L);
   luaL_checkstack(L, 8, "floor.replay");
-  luaL_getmetatable(L, "acedata.decode_scratch"); /* ad_decode_prepare */
-  (void)lua_isnil(L, -1);
-  lua_pop(L, 1);
-  lua_pushnil(L);
-  lua_pushnil(L);
-  lua_pushnil(L);
+  lua_pushnil(L); /* ad_decode's scratch slot */
+  lua_pushnil(L); /* and frames slot */
   lua_createtable(L, 32, 0);
-  kc = lua_gettop(L); /* base + 4; ad_decode reads the top here, and again for stack_top */
+  kc = lua_gettop(L); /* base + 3; ad_decode reads the top here, and again for stack_top */
   (void)lua_gettop(L);
   for (;;) {
     uint32_t w = *op++, a = w >> OP_BITS;
@@ -798,7 +794,7 @@ static int l_replay(lua_State *L) {
         break;
       }
       case OP_END:
-        if (lua_gettop(L) != base + 5) return luaL_error(L, "floor.replay: a broken tape");
+        if (lua_gettop(L) != base + 4) return luaL_error(L, "floor.replay: a broken tape");
         lua_replace(L, base + 1);
         lua_settop(L, base + 1);
         return 1;

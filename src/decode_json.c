@@ -94,8 +94,9 @@ enum { F_TOP, F_OBJ, F_ARR };
 
 /* The objects seen in one place (as the value of one key, or the elements of one array). */
 typedef struct {
-  unsigned last;   /* its size, UINT_MAX before any */
-  unsigned stable; /* the last two had the same size */
+  unsigned last;        /* its size, UINT_MAX before any */
+  int16_t first;        /* the cache entry of the last one's first key (-1: none) */
+  unsigned char stable; /* the last two had the same size */
 } Hint;
 
 /* One interned key: its bytes (owned by the Lua string at index idx of the key table), the
@@ -104,11 +105,12 @@ typedef struct {
  * see opts->fields_index). */
 typedef struct {
   const char *s;
-  uint32_t len;  /* longer keys are not cached */
   int idx;       /* index in the key table */
   unsigned seen; /* id of the object it was last a key of */
   Hint obj;
+  uint16_t len;   /* longer keys are not cached */
   int16_t parent; /* obj is for objects in an object opened under this key's entry (-1: none) */
+  int16_t next;   /* the entry of the key that came after it the last time (-1: none) */
   signed char keep;
 } KeyEnt;
 
@@ -147,9 +149,10 @@ typedef struct {
   unsigned id; /* objects: a number of its own, for KeyEnt.seen */
   int keyslot; /* objects: the slot of the key it is the value of, -1 for none */
   int base;
-  int kind;
-  int filter; /* objects: a record whose keys are filtered by opts->fields_index */
-  int dup;    /* objects: a key may repeat (its pairs are then set in order: the last wins) */
+  int16_t lastkey;      /* objects: the entry of its last key; -1 before the first, -2 unknown */
+  unsigned char kind;   /* F_TOP, F_OBJ, F_ARR */
+  unsigned char filter; /* objects: a record whose keys are filtered by opts->fields_index */
+  unsigned char dup;    /* objects: a key may repeat (its pairs are then set in order: the last wins) */
 } Frame;
 
 typedef struct {
@@ -782,23 +785,36 @@ static cptr push_string(D *d, cptr p) {
 }
 
 /*
- * Pushes the key whose content starts at p; *slot is its cache slot (-1 for escaped keys).
- * A key may sit in either of two slots (so two keys of a record that share one slot do not
- * evict each other on every record); a new key takes a free one, or else the first.
+ * Pushes the key whose content starts at p; *slot is its cache entry (-1 for escaped keys).
+ * pred is the entry expected (the key that came next the last time, -1 for none): when the
+ * bytes at p are its key and a quote, that is the key, without a scan or a hash (a cached key
+ * has no quote, backslash or control byte, so those bytes are a whole valid string). Else a key
+ * may sit in either of two slots (so two keys of a record that share one slot do not evict
+ * each other on every record); a new key takes a free one, or else the first.
  */
-static cptr push_key(D *d, cptr p, int *slot) {
-  cptr q = scan_string_short(d, p);
+static cptr push_key(D *d, cptr p, int *slot, int pred) {
+  cptr q;
   size_t n;
   uint64_t a;
   unsigned h, h2, k, k2;
   KeyEnt *e;
+  if (pred >= 0) {
+    e = &d->kc[pred];
+    n = e->len;
+    if (likely((size_t)(d->end - p) > n && p[n] == '"' && same_bytes(e->s, p, n))) {
+      lua_rawgeti(d->L, d->kc_tab, e->idx);
+      *slot = pred;
+      return p + n + 1;
+    }
+  }
+  q = scan_string_short(d, p);
   if (q == NULL) return NULL;
   if (unlikely(*q != '"')) {
     *slot = -1;
     return push_escaped(d, p, q, 1);
   }
   n = (size_t)(q - p);
-  if (unlikely(n >= UINT32_MAX)) { /* not cached */
+  if (unlikely(n >= UINT16_MAX)) { /* not cached */
     lua_pushlstring(d->L, (const char *)p, n);
     *slot = -1;
     return q + 1;
@@ -848,9 +864,11 @@ static cptr push_key(D *d, cptr p, int *slot) {
   e->seen = 0;
   lua_rawseti(d->L, d->kc_tab, e->idx);
   e->s = lua_tostring(d->L, -1); /* stays valid: the string is kept in its cache slot */
-  e->len = (uint32_t)n;
+  e->len = (uint16_t)n;
   e->parent = -1;
+  e->next = -1;
   e->obj.last = UINT_MAX;
+  e->obj.first = -1;
   e->obj.stable = 0;
   e->keep = -1;
   *slot = (int)k - 1;
@@ -1317,6 +1335,7 @@ value:
           if (e->parent != f->keyslot) { /* another kind of parent: start over */
             e->parent = (int16_t)f->keyslot;
             e->obj.last = UINT_MAX;
+            e->obj.first = -1;
             e->obj.stable = 0;
           }
           hint = &e->obj;
@@ -1349,6 +1368,7 @@ value:
         f->id = ++d->obj_id;
         f->keyslot = frames[depth - 1].kind == F_OBJ ? keyslot : -1;
         f->dup = 0;
+        f->lastkey = -1;
         f->filter =
             d->fields_index && depth == 3 && frames[2].kind == F_ARR && frames[1].kind == F_OBJ;
         if (p < end && *p == '}') {
@@ -1360,6 +1380,7 @@ value:
       f->kind = F_ARR;
       f->filter = 0;
       f->child.last = UINT_MAX;
+      f->child.first = -1;
       f->child.stable = 0;
       if (p < end && *p == ']') {
         p++;
@@ -1461,8 +1482,20 @@ key:
     fail(d, p, "expected string key");
     return 0;
   }
-  p = push_key(d, p + 1, &keyslot);
-  if (unlikely(p == NULL)) return 0;
+  {
+    /* the key expected: the one after the last key, or the first key of the last object here */
+    int last = f->lastkey,
+        pred = last >= 0 ? d->kc[last].next : last == -1 && f->hint ? f->hint->first : -1;
+    p = push_key(d, p + 1, &keyslot, pred);
+    if (unlikely(p == NULL)) return 0;
+    if (keyslot != pred && keyslot >= 0) {
+      if (last >= 0)
+        d->kc[last].next = (int16_t)keyslot;
+      else if (last == -1 && f->hint)
+        f->hint->first = (int16_t)keyslot;
+    }
+    f->lastkey = (int16_t)(keyslot >= 0 ? keyslot : -2);
+  }
   if (f->base) { /* a repeated key decides how the pairs are set */
     if (keyslot < 0) {
       f->dup = 1; /* escaped keys are not cached: assume the worst */

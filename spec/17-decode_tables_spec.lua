@@ -190,4 +190,72 @@ describe("acedata.decode tables", function()
       end
     end
   end)
+  it("decodes every key to itself, however the key that came next last time differs", function()
+    -- records whose keys come in changing orders and subsets, from vocabularies of keys alike
+    -- (prefixes of each other, one byte apart, escaped spellings of cached keys, more keys than
+    -- the cache keeps), in nested objects and arrays of objects: the decoder expects each key
+    -- to be the one that followed the previous key last time, and must see when it is not
+    local function rng(seed)
+      local x = seed
+      return function(n)
+        x = (x * 16807) % 2147483647
+        return x % n + 1
+      end
+    end
+    local function escaped(k) return (k:gsub("^.", function(c) return format("\\u%04x", c:byte()) end)) end
+    for seed = 1, 300 do
+      local r = rng(seed)
+      local vocab = {}
+      local size = seed % 5 == 0 and 200 or 4 + r(30)
+      for i = 1, size do
+        local base = ({ "a", "ab", "abc", "abcdefgh", "abcdefghi", "key_", "k" })[r(7)]
+        vocab[i] = r(4) == 1 and base or base .. string.rep("x", r(3) - 1) .. i
+      end
+      local function object(depth)
+        local n, used, keys, parts, want = r(8) - 1, {}, {}, {}, {}
+        for _ = 1, n do
+          local k = vocab[r(#vocab)]
+          if not used[k] then
+            used[k] = true
+            keys[#keys + 1] = k
+          end
+        end
+        for i, k in ipairs(keys) do
+          local text, value
+          local pick = r(depth < 3 and 4 or 2)
+          if pick == 1 then
+            value = i
+            text = tostring(i)
+          elseif pick == 2 then
+            value = k
+            text = '"' .. k .. '"'
+          elseif pick == 3 then
+            value, text = object(depth + 1)
+          else
+            local a, t = {}, {}
+            for j = 1, r(4) do a[j], t[j] = object(depth + 1) end
+            value, text = a, "[" .. concat(t, ",") .. "]"
+          end
+          want[k] = value
+          parts[i] = '"' .. (r(10) == 1 and escaped(k) or k) .. '":' .. text
+        end
+        return want, "{" .. concat(parts, ",") .. "}"
+      end
+      local wants, texts = {}, {}
+      for i = 1, 40 do wants[i], texts[i] = object(0) end
+      local v = assert(decode("[" .. concat(texts, ",") .. "]"))
+      local function check(a, b, path)
+        if type(a) ~= "table" then
+          if a ~= b then error(format("seed %d, %s: %s, not %s", seed, path, tostring(b), tostring(a))) end
+          return
+        end
+        if type(b) ~= "table" then error(format("seed %d, %s: not a table", seed, path)) end
+        for k, x in pairs(a) do check(x, b[k], path .. "." .. k) end
+        for k in pairs(b) do
+          if a[k] == nil then error(format("seed %d, %s: a key %q that is not in the text", seed, path, k)) end
+        end
+      end
+      for i = 1, 40 do check(wants[i], v[i], "[" .. i .. "]") end
+    end
+  end)
 end)

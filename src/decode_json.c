@@ -23,6 +23,8 @@
  *  - one loop with an explicit frame stack (no recursion, no indirect calls);
  *  - keys are interned once per decode in a two-way cache whose strings live in a Lua table, so
  *    a repeated key is an inline compare and a lua_rawgeti instead of lua_pushlstring's hashing;
+ *    and each key is first compared with the one expected (the key that followed the previous
+ *    key the last time), which saves the scan for its quote and the hash as well;
  *  - every table is made at its final size: values wait on the Lua stack until their container
  *    closes (arrays up to 32 elements, objects up to 32 pairs; longer ones get their table then
  *    and grow as Lua grows them), except objects in a place where the last two had the same

@@ -8,6 +8,15 @@ local decode = core.decode
 
 local concat, format = table.concat, string.format
 
+-- A seeded generator (Park-Miller): r(n) is 1..n, the same on every Lua.
+local function rng(seed)
+  local x = seed
+  return function(n)
+    x = (x * 16807) % 2147483647
+    return x % n + 1
+  end
+end
+
 local function keys(n, prefix)
   local t = {}
   for i = 1, n do t[i] = format('"%s%d":%d', prefix or "k", i, i) end
@@ -156,13 +165,6 @@ describe("acedata.decode tables", function()
     -- strings alike in length, first, middle and last bytes (what the caches hash), differing
     -- elsewhere, plain or escaped, short and long, more of them than the caches keep, repeated
     -- in random orders: each decodes to its own value
-    local function rng(seed)
-      local x = seed
-      return function(n)
-        x = (x * 16807) % 2147483647
-        return x % n + 1
-      end
-    end
     for seed = 1, 200 do
       local r = rng(seed)
       local pool, raw = {}, {}
@@ -190,18 +192,12 @@ describe("acedata.decode tables", function()
       end
     end
   end)
+
   it("decodes every key to itself, however the key that came next last time differs", function()
     -- records whose keys come in changing orders and subsets, from vocabularies of keys alike
     -- (prefixes of each other, one byte apart, escaped spellings of cached keys, more keys than
     -- the cache keeps), in nested objects and arrays of objects: the decoder expects each key
     -- to be the one that followed the previous key last time, and must see when it is not
-    local function rng(seed)
-      local x = seed
-      return function(n)
-        x = (x * 16807) % 2147483647
-        return x % n + 1
-      end
-    end
     local function escaped(k) return (k:gsub("^.", function(c) return format("\\u%04x", c:byte()) end)) end
     for seed = 1, 300 do
       local r = rng(seed)
@@ -212,15 +208,15 @@ describe("acedata.decode tables", function()
         vocab[i] = r(4) == 1 and base or base .. string.rep("x", r(3) - 1) .. i
       end
       local function object(depth)
-        local n, used, keys, parts, want = r(8) - 1, {}, {}, {}, {}
+        local n, used, order, parts, want = r(8) - 1, {}, {}, {}, {}
         for _ = 1, n do
           local k = vocab[r(#vocab)]
           if not used[k] then
             used[k] = true
-            keys[#keys + 1] = k
+            order[#order + 1] = k
           end
         end
-        for i, k in ipairs(keys) do
+        for i, k in ipairs(order) do
           local text, value
           local pick = r(depth < 3 and 4 or 2)
           if pick == 1 then

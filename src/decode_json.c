@@ -154,7 +154,7 @@ typedef struct {
   int16_t lastkey;      /* objects: the entry of its last key; -1 before the first, -2 unknown */
   unsigned char kind;   /* F_TOP, F_OBJ, F_ARR */
   unsigned char filter; /* objects: a record whose keys are filtered by opts->fields_index */
-  unsigned char dup;    /* objects: a key may repeat (its pairs are then set in order: the last wins) */
+  unsigned char dup;    /* objects: a key may repeat (then the pairs are set in order) */
 } Frame;
 
 typedef struct {
@@ -1486,8 +1486,11 @@ key:
   }
   {
     /* the key expected: the one after the last key, or the first key of the last object here */
-    int last = f->lastkey,
-        pred = last >= 0 ? d->kc[last].next : last == -1 && f->hint ? f->hint->first : -1;
+    int last = f->lastkey, pred = -1;
+    if (last >= 0)
+      pred = d->kc[last].next;
+    else if (last == -1 && f->hint)
+      pred = f->hint->first;
     p = push_key(d, p + 1, &keyslot, pred);
     if (unlikely(p == NULL)) return 0;
     if (keyslot != pred && keyslot >= 0) {

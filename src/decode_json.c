@@ -101,6 +101,13 @@ typedef struct {
   unsigned char stable; /* the last two had the same size */
 } Hint;
 
+/* A place with no object seen yet. */
+static void hint_reset(Hint *h) {
+  h->last = UINT_MAX;
+  h->first = -1;
+  h->stable = 0;
+}
+
 /* One interned key: its bytes (owned by the Lua string at index idx of the key table), the
  * object it was last seen in, the objects seen as its value (in one kind of parent: "entities"
  * of a tweet and of its user differ), and whether a record keeps it (-1: not looked up yet;
@@ -869,9 +876,7 @@ static cptr push_key(D *d, cptr p, int *slot, int pred) {
   e->len = (uint16_t)n;
   e->parent = -1;
   e->next = -1;
-  e->obj.last = UINT_MAX;
-  e->obj.first = -1;
-  e->obj.stable = 0;
+  hint_reset(&e->obj);
   e->keep = -1;
   *slot = (int)k - 1;
   return q + 1;
@@ -1336,9 +1341,7 @@ value:
           KeyEnt *e = &d->kc[keyslot];
           if (e->parent != f->keyslot) { /* another kind of parent: start over */
             e->parent = (int16_t)f->keyslot;
-            e->obj.last = UINT_MAX;
-            e->obj.first = -1;
-            e->obj.stable = 0;
+            hint_reset(&e->obj);
           }
           hint = &e->obj;
         }
@@ -1381,9 +1384,7 @@ value:
       }
       f->kind = F_ARR;
       f->filter = 0;
-      f->child.last = UINT_MAX;
-      f->child.first = -1;
-      f->child.stable = 0;
+      hint_reset(&f->child);
       if (p < end && *p == ']') {
         p++;
         goto close_arr;
